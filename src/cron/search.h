@@ -1,0 +1,26 @@
+/*
+ * search.h — wall-clock search over a parsed expression (internal to cron/).
+ *
+ * Wall times are local seconds (base/civil.h). These know nothing of zones:
+ * cron.c maps wall times to instants period by period.
+ */
+#ifndef CF_CRON_SEARCH_H
+#define CF_CRON_SEARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cron/cron_int.h"
+
+/* The first matching wall time >= from, in a year <= max_year. */
+bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t max_year,
+                           int64_t *out);
+
+/* The last matching wall time <= from, in a year >= min_year. */
+bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t min_year,
+                           int64_t *out);
+
+/* Bit d (1-31) set for each day of (year, month) the day fields match. */
+uint32_t cron_search_day_mask(const cron_expr *e, int64_t year, int month);
+
+#endif

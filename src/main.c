@@ -1,0 +1,46 @@
+/*
+ * main.c — cronflow's entry point: dispatches to a subcommand. It wires
+ * modules together and holds no logic of its own.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage[] =
+    "cronflow " CRONFLOW_VERSION " — a workflow scheduler\n"
+    "\n"
+    "usage: cronflow COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  cron next EXPR [--tz ZONE] [--from TIME] [--count N] [--prev] [--seed N]\n"
+    "                      print the instants a cron expression fires at\n"
+    "  cron validate EXPR [--tz ZONE]\n"
+    "                      check an expression; print what it means\n"
+    "  cron describe EXPR  print what an expression means\n"
+    "  tz list             print every IANA time zone name\n"
+    "  tz show ZONE [--at TIME]\n"
+    "                      print a zone's offset and DST period at a time\n"
+    "  --help, --version\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    puts("cronflow " CRONFLOW_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "cron") == 0)
+    return cli_cron(argc - 2, argv + 2);
+  if (strcmp(cmd, "tz") == 0)
+    return cli_tz(argc - 2, argv + 2);
+  fprintf(stderr, "cronflow: unknown command '%s'\n\n%s", cmd, usage);
+  return 2;
+}
