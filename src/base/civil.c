@@ -116,12 +116,14 @@ cf_err civil_parse_iso(const char *text, int64_t *seconds, int32_t *nanos,
   if ((v = read_digits(&p, 4)) < 0)
     return syntax(err_buf, err_cap, text, p, "a four-digit year");
   t.year = v;
+  const char *at = p + 1;
   if (*p++ != '-' || (v = read_digits(&p, 2)) < 1 || v > 12)
-    return syntax(err_buf, err_cap, text, p - 1, "a month 01-12");
+    return syntax(err_buf, err_cap, text, at, "a month 01-12");
   t.month = (int)v;
+  at = p + 1;
   if (*p++ != '-' || (v = read_digits(&p, 2)) < 1 ||
       v > civil_days_in_month(t.year, t.month))
-    return syntax(err_buf, err_cap, text, p - 1, "a day that exists in that month");
+    return syntax(err_buf, err_cap, text, at, "a day that exists in that month");
   t.day = (int)v;
   *nanos = 0;
   if (*p == 'T' || *p == 't' || *p == ' ') {
@@ -129,8 +131,9 @@ cf_err civil_parse_iso(const char *text, int64_t *seconds, int32_t *nanos,
     if ((v = read_digits(&p, 2)) < 0 || v > 23)
       return syntax(err_buf, err_cap, text, p, "an hour 00-23");
     t.hour = (int)v;
+    at = p + 1;
     if (*p++ != ':' || (v = read_digits(&p, 2)) < 0 || v > 59)
-      return syntax(err_buf, err_cap, text, p - 1, "a minute 00-59");
+      return syntax(err_buf, err_cap, text, at, "a minute 00-59");
     t.minute = (int)v;
     if (*p == ':') {
       p++;
