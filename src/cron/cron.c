@@ -20,7 +20,9 @@
 #include "cron/cron_int.h"
 #include "cron/search.h"
 
-#define MAX_YEAR 9999
+/* Wall times run from 0001-01-01 to the end of 9999-12-31. */
+#define WALL_LIMIT (CIVIL_MAX_SECONDS + 1)
+#define WALL_FLOOR CIVIL_MIN_SECONDS
 /* Periods crossed before giving up; far more than 400 years of DST. */
 #define PERIOD_LIMIT 100000
 
@@ -62,12 +64,12 @@ cf_err cron_next(const cron_expr *e, const tz_zone *zone, int64_t after,
     int64_t from = t > p.start ? t : p.start;
     int64_t w;
     if (a < o && from - p.start < (int64_t)(o - a) &&
-        cron_search_wall_next(e, from + a, MAX_YEAR, &w) && w < p.start + o)
+        cron_search_wall_next(e, from + a, WALL_LIMIT, &w) && w < p.start + o)
       consider(&best, &have, false, w - a, w, o, true, false);
     int64_t wall_from = from + o;
     if (a > o && !every_hour && wall_from < p.start + a)
       wall_from = p.start + a;
-    bool found = cron_search_wall_next(e, wall_from, MAX_YEAR, &w);
+    bool found = cron_search_wall_next(e, wall_from, WALL_LIMIT, &w);
     if (found && (p.end == INT64_MAX || w < p.end + o)) {
       consider(&best, &have, false, w - o, w, o, false,
                a > o && w < p.start + a);
@@ -111,13 +113,13 @@ cf_err cron_prev(const cron_expr *e, const tz_zone *zone, int64_t before,
                      : (a > o && !every_hour) ? p.start + a
                                               : p.start + o;
     int64_t w;
-    bool found = cron_search_wall_prev(e, to + o, 1, &w);
+    bool found = cron_search_wall_prev(e, to + o, WALL_FLOOR, &w);
     if (found && w >= lowest)
       consider(&best, &have, true, w - o, w, o, false,
                bounded && a > o && w < p.start + a);
     if (bounded && a < o) {
       int64_t hi = to + a < p.start + o - 1 ? to + a : p.start + o - 1;
-      if (hi >= p.start + a && cron_search_wall_prev(e, hi, 1, &w) &&
+      if (hi >= p.start + a && cron_search_wall_prev(e, hi, WALL_FLOOR, &w) &&
           w >= p.start + a)
         consider(&best, &have, true, w - a, w, o, true, false);
     }

@@ -28,6 +28,11 @@ struct cron_expr {
   bool dom_star;     /* day-of-month is exactly `*` or `?` */
   bool dow_star;     /* day-of-week is exactly `*` or `?` */
   bool has_seconds;  /* written with 6 fields */
+
+  /* Derived once the fields are parsed. */
+  bool every_day;    /* every month, both day fields unrestricted */
+  int first_tod;     /* the earliest matching time of day, in seconds */
+  int last_tod;      /* the latest */
 };
 
 #define CRON_ALL_SECONDS ((UINT64_C(1) << 60) - 1)

@@ -480,10 +480,15 @@ cf_err cron_parse(const char *text, uint64_t seed, cron_expr **out,
     free(e);
     return rc;
   }
+  e->every_day = e->month == 0x1FFE && e->dom_star && e->dow_star;
+  e->first_tod = __builtin_ctz(e->hour) * 3600 + __builtin_ctzll(e->minute) * 60 +
+                 __builtin_ctzll(e->second);
+  e->last_tod = (31 - __builtin_clz(e->hour)) * 3600 + (63 - __builtin_clzll(e->minute)) * 60 +
+                (63 - __builtin_clzll(e->second));
   /* Four centuries from 2000 hold every pattern the calendar can make. */
   int64_t w;
   if (!cron_search_wall_next(e, civil_days_from_date(2000, 1, 1) * CIVIL_SECONDS_PER_DAY,
-                             2400, &w)) {
+                             civil_days_from_date(2401, 1, 1) * CIVIL_SECONDS_PER_DAY, &w)) {
     int base = e->has_seconds ? 0 : 1;
     p.text = fields_text;
     rc = never(&p, field_start(fields_text, CRON_FIELD_DAY_OF_MONTH - base),

@@ -81,7 +81,7 @@ uint32_t cron_search_day_mask(const cron_expr *e, int64_t year, int month) {
 }
 
 /* Lowest set bit >= from, or -1. from may be past the width. */
-static int next_bit(uint64_t mask, int from) {
+static inline int next_bit(uint64_t mask, int from) {
   if (from > 63)
     return -1;
   uint64_t m = mask & (~UINT64_C(0) << from);
@@ -89,31 +89,97 @@ static int next_bit(uint64_t mask, int from) {
 }
 
 /* Highest set bit <= from, or -1. from may be negative. */
-static int prev_bit(uint64_t mask, int from) {
+static inline int prev_bit(uint64_t mask, int from) {
   if (from < 0)
     return -1;
   uint64_t m = from >= 63 ? mask : mask & ((UINT64_C(2) << from) - 1);
   return m ? 63 - __builtin_clzll(m) : -1;
 }
 
-bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t max_year,
+/* The first matching time of day (seconds since midnight) >= sod. */
+static bool tod_next(const cron_expr *e, int sod, int *out) {
+  int h = sod / 3600, m = sod / 60 % 60, s = sod % 60;
+  for (;;) {
+    int nh = next_bit(e->hour, h);
+    if (nh < 0)
+      return false;
+    if (nh != h) {
+      *out = nh * 3600 + e->first_tod % 3600;
+      return true;
+    }
+    int nm = next_bit(e->minute, m);
+    if (nm < 0) {
+      h++;
+      m = s = 0;
+      continue;
+    }
+    int ns = next_bit(e->second, nm != m ? 0 : s);
+    if (ns < 0) {
+      m = nm + 1;
+      s = 0;
+      continue;
+    }
+    *out = h * 3600 + nm * 60 + ns;
+    return true;
+  }
+}
+
+/* The last matching time of day <= sod. */
+static bool tod_prev(const cron_expr *e, int sod, int *out) {
+  int h = sod / 3600, m = sod / 60 % 60, s = sod % 60;
+  for (;;) {
+    int nh = prev_bit(e->hour, h);
+    if (nh < 0)
+      return false;
+    if (nh != h) {
+      *out = nh * 3600 + e->last_tod % 3600;
+      return true;
+    }
+    int nm = prev_bit(e->minute, m);
+    if (nm < 0) {
+      h--;
+      m = s = 59;
+      continue;
+    }
+    int ns = prev_bit(e->second, nm != m ? 59 : s);
+    if (ns < 0) {
+      m = nm - 1;
+      s = 59;
+      if (m < 0) {
+        h--;
+        m = 59;
+      }
+      continue;
+    }
+    *out = h * 3600 + nm * 60 + ns;
+    return true;
+  }
+}
+
+bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit,
                            int64_t *out) {
   if (from < CIVIL_MIN_SECONDS)
     from = CIVIL_MIN_SECONDS;
-  civil_time c;
-  civil_from_seconds(from, &c);
-  int64_t y = c.year;
-  int mo = c.month, d = c.day, h = c.hour, mi = c.minute, s = c.second;
-  int64_t mask_year = -1;
-  int mask_month = 0;
-  uint32_t days = 0;
+  if (from >= limit)
+    return false;
+  int64_t days = civil_floor_div(from, CIVIL_SECONDS_PER_DAY);
+  int sod = (int)(from - days * CIVIL_SECONDS_PER_DAY);
+  int tod;
+  if (e->every_day) {
+    /* No calendar to consult: later today, or the first time tomorrow. */
+    if (tod_next(e, sod, &tod))
+      *out = days * CIVIL_SECONDS_PER_DAY + tod;
+    else
+      *out = (days + 1) * CIVIL_SECONDS_PER_DAY + e->first_tod;
+    return *out < limit;
+  }
+  int64_t y, last_year;
+  int mo, d, unused_m, unused_d;
+  civil_date_from_days(days, &y, &mo, &d);
+  civil_date_from_days(civil_floor_div(limit - 1, CIVIL_SECONDS_PER_DAY), &last_year,
+                       &unused_m, &unused_d);
   for (;;) {
-    /* Carry overflowing units upwards. */
-    if (s > 59) { s = 0; mi++; }
-    if (mi > 59) { mi = 0; h++; }
-    if (h > 23) { h = 0; d++; }
-    if (mo > 12) { mo = 1; y++; }
-    if (y > max_year)
+    if (y > last_year)
       return false;
     if (!(e->month >> mo & 1)) {
       int m = next_bit(e->month, mo + 1);
@@ -123,76 +189,58 @@ bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t max_year,
       }
       mo = m;
       d = 1;
-      h = mi = s = 0;
+      sod = 0;
       continue;
     }
-    if (mask_year != y || mask_month != mo) {
-      days = cron_search_day_mask(e, y, mo);
-      mask_year = y;
-      mask_month = mo;
-    }
-    int nd = next_bit(days, d);
+    int nd = next_bit(cron_search_day_mask(e, y, mo), d);
     if (nd < 0) {
-      mo++;
+      if (++mo > 12) {
+        mo = 1;
+        y++;
+      }
       d = 1;
-      h = mi = s = 0;
+      sod = 0;
       continue;
     }
     if (nd != d) {
       d = nd;
-      h = mi = s = 0;
+      sod = 0;
     }
-    int nh = next_bit(e->hour, h);
-    if (nh < 0) {
-      d++;
-      h = mi = s = 0;
-      continue;
+    if (tod_next(e, sod, &tod)) {
+      *out = civil_days_from_date(y, mo, d) * CIVIL_SECONDS_PER_DAY + tod;
+      return *out < limit;
     }
-    if (nh != h) {
-      h = nh;
-      mi = s = 0;
-    }
-    int nm = next_bit(e->minute, mi);
-    if (nm < 0) {
-      h++;
-      mi = s = 0;
-      continue;
-    }
-    if (nm != mi) {
-      mi = nm;
-      s = 0;
-    }
-    int ns = next_bit(e->second, s);
-    if (ns < 0) {
-      mi++;
-      s = 0;
-      continue;
-    }
-    civil_time r = {y, mo, d, h, mi, ns};
-    *out = civil_to_seconds(&r);
-    return true;
+    d++;
+    sod = 0;
   }
 }
 
-bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t min_year,
+bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor,
                            int64_t *out) {
   if (from > CIVIL_MAX_SECONDS)
     from = CIVIL_MAX_SECONDS;
-  civil_time c;
-  civil_from_seconds(from, &c);
-  int64_t y = c.year;
-  int mo = c.month, d = c.day, h = c.hour, mi = c.minute, s = c.second;
-  int64_t mask_year = -1;
-  int mask_month = 0;
-  uint32_t days = 0;
+  if (floor < CIVIL_MIN_SECONDS)
+    floor = CIVIL_MIN_SECONDS;
+  if (from < floor)
+    return false;
+  int64_t days = civil_floor_div(from, CIVIL_SECONDS_PER_DAY);
+  int sod = (int)(from - days * CIVIL_SECONDS_PER_DAY);
+  int tod;
+  const int end_of_day = CIVIL_SECONDS_PER_DAY - 1;
+  if (e->every_day) {
+    if (tod_prev(e, sod, &tod))
+      *out = days * CIVIL_SECONDS_PER_DAY + tod;
+    else
+      *out = (days - 1) * CIVIL_SECONDS_PER_DAY + e->last_tod;
+    return *out >= floor;
+  }
+  int64_t y, first_year;
+  int mo, d, unused_m, unused_d;
+  civil_date_from_days(days, &y, &mo, &d);
+  civil_date_from_days(civil_floor_div(floor, CIVIL_SECONDS_PER_DAY), &first_year, &unused_m,
+                       &unused_d);
   for (;;) {
-    /* Borrow from larger units; 31 stands for "the month's last day". */
-    if (s < 0) { s = 59; mi--; }
-    if (mi < 0) { mi = 59; h--; }
-    if (h < 0) { h = 23; d--; }
-    if (d < 1) { d = 31; mo--; }
-    if (mo < 1) { mo = 12; y--; }
-    if (y < min_year || y < 1)
+    if (y < first_year)
       return false;
     if (!(e->month >> mo & 1)) {
       int m = prev_bit(e->month, mo - 1);
@@ -201,57 +249,29 @@ bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t min_year,
         m = prev_bit(e->month, 12);
       }
       mo = m;
-      d = 31;
-      h = 23;
-      mi = s = 59;
+      d = 31; /* masks hold no day past the month's end */
+      sod = end_of_day;
       continue;
     }
-    if (mask_year != y || mask_month != mo) {
-      days = cron_search_day_mask(e, y, mo);
-      mask_year = y;
-      mask_month = mo;
-    }
-    int nd = prev_bit(days, d);
+    int nd = prev_bit(cron_search_day_mask(e, y, mo), d);
     if (nd < 1) {
-      d = 0;
-      h = 23;
-      mi = s = 59;
+      if (--mo < 1) {
+        mo = 12;
+        y--;
+      }
+      d = 31;
+      sod = end_of_day;
       continue;
     }
     if (nd != d) {
       d = nd;
-      h = 23;
-      mi = s = 59;
+      sod = end_of_day;
     }
-    int nh = prev_bit(e->hour, h);
-    if (nh < 0) {
-      d--;
-      h = 23;
-      mi = s = 59;
-      continue;
+    if (tod_prev(e, sod, &tod)) {
+      *out = civil_days_from_date(y, mo, d) * CIVIL_SECONDS_PER_DAY + tod;
+      return *out >= floor;
     }
-    if (nh != h) {
-      h = nh;
-      mi = s = 59;
-    }
-    int nm = prev_bit(e->minute, mi);
-    if (nm < 0) {
-      h--;
-      mi = s = 59;
-      continue;
-    }
-    if (nm != mi) {
-      mi = nm;
-      s = 59;
-    }
-    int ns = prev_bit(e->second, s);
-    if (ns < 0) {
-      mi--;
-      s = 59;
-      continue;
-    }
-    civil_time r = {y, mo, d, h, mi, ns};
-    *out = civil_to_seconds(&r);
-    return true;
+    d--;
+    sod = end_of_day;
   }
 }

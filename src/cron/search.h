@@ -12,12 +12,12 @@
 
 #include "cron/cron_int.h"
 
-/* The first matching wall time >= from, in a year <= max_year. */
-bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t max_year,
+/* The first matching wall time >= from and < limit. */
+bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit,
                            int64_t *out);
 
-/* The last matching wall time <= from, in a year >= min_year. */
-bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t min_year,
+/* The last matching wall time <= from and >= floor. */
+bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor,
                            int64_t *out);
 
 /* Bit d (1-31) set for each day of (year, month) the day fields match. */
