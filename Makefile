@@ -23,18 +23,32 @@ WARN := -std=c17 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 BASE_CFLAGS := $(WARN) -D_GNU_SOURCE -DCRONFLOW_VERSION='"$(VERSION)"' -Isrc \
                -pthread -MMD -MP
 CFLAGS   ?= -O2 -g
-LDLIBS   := -pthread -lm
+PKGS     := libmicrohttpd jansson sqlite3
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+BASE_CFLAGS += $(PKG_CFLAGS)
+
+# The web UI, embedded into the binary as a generated C file.
+WEB_FILES := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
 
 # Every module's sources; main.c wires them into the binary.
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 MAIN_SRC := src/main.c
 
 # -------------------------------------------------------------- release
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/web_assets.o
 
 all: $(BUILD)/cronflow
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/web_assets.c: $(WEB_FILES) scripts/embed-web
+	@mkdir -p $(dir $@)
+	scripts/embed-web $@ $(WEB_FILES)
+
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -49,7 +63,7 @@ $(BUILD)/cronflow: $(BUILD)/obj/src/main.o $(BUILD)/libcronflow.a
 ASAN      := $(BUILD)/asan
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=undefined
-ASAN_OBJ  := $(LIB_SRC:%.c=$(ASAN)/obj/%.o)
+ASAN_OBJ  := $(LIB_SRC:%.c=$(ASAN)/obj/%.o) $(ASAN)/obj/gen/web_assets.o
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -58,6 +72,10 @@ TOOL_SRC  := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(ASAN)/tools/%)
 
 $(ASAN)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+
+$(ASAN)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
@@ -110,10 +128,14 @@ bench:
 # -------------------------------------------------------------- fuzz
 FUZZ      := $(BUILD)/fuzz
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o) $(FUZZ)/obj/gen/web_assets.o
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(FUZZ)/%)
 
 $(FUZZ)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(FUZZ)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	clang $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 

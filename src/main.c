@@ -18,6 +18,8 @@ static const char usage[] =
     "  cron validate EXPR [--tz ZONE]\n"
     "                      check an expression; print what it means\n"
     "  cron describe EXPR  print what an expression means\n"
+    "  serve [--listen HOST:PORT] [--db PATH]\n"
+    "                      serve the HTTP API and the web UI (default 127.0.0.1:8080)\n"
     "  tz list             print every IANA time zone name\n"
     "  tz show ZONE [--at TIME]\n"
     "                      print a zone's offset and DST period at a time\n"
@@ -39,6 +41,8 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "cron") == 0)
     return cli_cron(argc - 2, argv + 2);
+  if (strcmp(cmd, "serve") == 0)
+    return cli_serve(argc - 2, argv + 2);
   if (strcmp(cmd, "tz") == 0)
     return cli_tz(argc - 2, argv + 2);
   fprintf(stderr, "cronflow: unknown command '%s'\n\n%s", cmd, usage);

@@ -85,6 +85,19 @@ size_t civil_format_iso(int64_t utc, int32_t offset, char *buf, size_t cap) {
   return (size_t)n;
 }
 
+size_t civil_format_utc(int64_t utc, char *buf, size_t cap) {
+  civil_time t;
+  civil_from_seconds(utc, &t);
+  int n = snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)t.year, t.month,
+                   t.day, t.hour, t.minute, t.second);
+  if (n < 0 || (size_t)n >= cap) {
+    if (cap > 0)
+      buf[0] = '\0';
+    return 0;
+  }
+  return (size_t)n;
+}
+
 /* Reads exactly `width` digits; returns -1 if they are not all digits. */
 static int64_t read_digits(const char **p, int width) {
   int64_t v = 0;

@@ -59,6 +59,9 @@ static inline int64_t civil_floor_mod(int64_t a, int64_t b) {
  */
 size_t civil_format_iso(int64_t utc, int32_t offset, char *buf, size_t cap);
 
+/* Writes "YYYY-MM-DDTHH:MM:SSZ" for a UTC instant; like civil_format_iso. */
+size_t civil_format_utc(int64_t utc, char *buf, size_t cap);
+
 /*
  * Parses an ISO-8601 / RFC-3339 date-time: "YYYY-MM-DD", optionally followed
  * by "T" or a space and "HH:MM[:SS[.fraction]]", optionally followed by "Z"

@@ -9,6 +9,9 @@
 /* cronflow cron next|validate|describe ... */
 int cli_cron(int argc, char **argv);
 
+/* cronflow serve [--listen HOST:PORT] [--db PATH] */
+int cli_serve(int argc, char **argv);
+
 /* cronflow tz list|show ... */
 int cli_tz(int argc, char **argv);
 

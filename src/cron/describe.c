@@ -178,7 +178,7 @@ static void describe_time(out *o, const cron_expr *e) {
       }
     }
   }
-  if (o->len > start && o->len < o->cap && o->buf[start] >= 'a' && o->buf[start] <= 'z')
+  if (o->len > start && start < o->cap && o->buf[start] >= 'a' && o->buf[start] <= 'z')
     o->buf[start] = (char)(o->buf[start] - 'a' + 'A');
 }
 

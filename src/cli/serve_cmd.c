@@ -1,0 +1,162 @@
+/*
+ * serve_cmd.c — `cronflow serve`: opens the data file and the zone
+ * database, starts the HTTP server, and runs until SIGINT or SIGTERM.
+ *
+ * Signals are blocked in every thread and taken synchronously with
+ * sigwait, so no handler runs on a thread in the middle of a request.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+
+static const char serve_usage[] =
+    "usage: cronflow serve [--listen HOST:PORT] [--db PATH] [--threads N]\n"
+    "\n"
+    "  --listen   address to serve HTTP on (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
+    "  --db       the SQLite data file, created if missing (default data/cronflow.db)\n"
+    "  --threads  HTTP worker threads (default 2)\n";
+
+/* Splits "host:port" / "[v6]:port". Returns false if malformed. */
+static bool split_listen(const char *s, char *host, size_t cap, uint16_t *port) {
+  const char *colon;
+  if (s[0] == '[') {
+    const char *close = strchr(s, ']');
+    if (!close || close[1] != ':' || (size_t)(close - s - 1) >= cap)
+      return false;
+    memcpy(host, s + 1, (size_t)(close - s - 1));
+    host[close - s - 1] = '\0';
+    colon = close + 1;
+  } else {
+    colon = strrchr(s, ':');
+    if (!colon || (size_t)(colon - s) >= cap || colon == s)
+      return false;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+  }
+  char *end;
+  errno = 0;
+  long p = strtol(colon + 1, &end, 10);
+  if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+    return false;
+  *port = (uint16_t)p;
+  return true;
+}
+
+/* mkdir -p for the directory part of path. */
+static int make_parent_dirs(const char *path) {
+  char buf[4096];
+  if (strlen(path) >= sizeof buf)
+    return -1;
+  strcpy(buf, path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  return 0;
+}
+
+static const char *check_ready(void *ctx) {
+  sqlite3 *db = ctx;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL) != SQLITE_OK)
+    return "the data file cannot be read";
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_ROW ? NULL : "the data file cannot be read";
+}
+
+int cli_serve(int argc, char **argv) {
+  const char *listen = "127.0.0.1:8080", *db_path = "data/cronflow.db";
+  long threads = 2;
+  for (int i = 0; i < argc; i++) {
+    const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(serve_usage, stdout);
+      return 0;
+    }
+    if (!val || (strcmp(argv[i], "--listen") && strcmp(argv[i], "--db") &&
+                 strcmp(argv[i], "--threads"))) {
+      fprintf(stderr, "cronflow: unexpected argument '%s'\n%s", argv[i], serve_usage);
+      return 2;
+    }
+    if (strcmp(argv[i], "--listen") == 0)
+      listen = val;
+    else if (strcmp(argv[i], "--db") == 0)
+      db_path = val;
+    else {
+      char *end;
+      threads = strtol(val, &end, 10);
+      if (*end || threads < 1 || threads > 256) {
+        fprintf(stderr, "cronflow: --threads must be 1 to 256, not '%s'\n", val);
+        return 2;
+      }
+    }
+    i++;
+  }
+  char host[256];
+  uint16_t port;
+  if (!split_listen(listen, host, sizeof host, &port)) {
+    fprintf(stderr, "cronflow: --listen '%s' is not HOST:PORT (such as 127.0.0.1:8080)\n", listen);
+    return 2;
+  }
+  if (make_parent_dirs(db_path) != 0) {
+    fprintf(stderr, "cronflow: cannot create the directory for %s: %s\n", db_path, strerror(errno));
+    return 1;
+  }
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      NULL) != SQLITE_OK ||
+      sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
+    fprintf(stderr, "cronflow: cannot open the data file %s: %s\n", db_path,
+            db ? sqlite3_errmsg(db) : "out of memory");
+    sqlite3_close(db);
+    return 1;
+  }
+  tz_db *zones;
+  if (tz_db_open(NULL, &zones) != CF_OK) {
+    sqlite3_close(db);
+    fprintf(stderr, "cronflow: out of memory\n");
+    return 1;
+  }
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  api_config cfg = {host, port, (unsigned)threads, zones, check_ready, db};
+  api_server *srv;
+  cf_err err = api_server_start(&cfg, &srv);
+  if (err) {
+    fprintf(stderr, "cronflow: cannot serve on %s: %s\n", listen,
+            err == CF_E_INVALID ? "not an IP address" : "the address is in use or not allowed");
+    tz_db_free(zones);
+    sqlite3_close(db);
+    return 1;
+  }
+  char where[300];
+  if (strchr(host, ':'))
+    snprintf(where, sizeof where, "[%s]:%u", host, (unsigned)api_server_port(srv));
+  else
+    snprintf(where, sizeof where, "%s:%u", host, (unsigned)api_server_port(srv));
+  printf("cronflow %s serving on http://%s/ (data: %s)\n", CRONFLOW_VERSION, where, db_path);
+  fflush(stdout);
+  int sig;
+  sigwait(&stop, &sig);
+  printf("cronflow: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  api_server_stop(srv);
+  tz_db_free(zones);
+  sqlite3_close(db);
+  return 0;
+}
