@@ -30,8 +30,7 @@ typedef struct body_buffer {
 
 static const api_route *const route_tables[] = {api_util_routes};
 
-void api_error(api_response *res, unsigned status, const char *code,
-               const char *message) {
+void api_error(api_response *res, unsigned status, const char *code, const char *message) {
   json_decref(res->json);
   res->status = status;
   res->json = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
@@ -42,8 +41,8 @@ json_t *api_body_object(const api_request *req, api_response *res) {
   json_t *v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
   if (!v) {
     char msg[300];
-    snprintf(msg, sizeof msg, "the body is not valid JSON: %s (line %d, column %d)",
-             jerr.text, jerr.line, jerr.column);
+    snprintf(msg, sizeof msg, "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
+             jerr.line, jerr.column);
     api_error(res, 400, "invalid_json", msg);
     return NULL;
   }
@@ -126,8 +125,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, api_response *
     if (r)
       MHD_add_response_header(r, "Content-Type", "application/json");
   } else {
-    r = MHD_create_response_from_buffer(res->body_len, (void *)res->body,
-                                        MHD_RESPMEM_PERSISTENT);
+    r = MHD_create_response_from_buffer(res->body_len, (void *)res->body, MHD_RESPMEM_PERSISTENT);
     if (r && res->content_type)
       MHD_add_response_header(r, "Content-Type", res->content_type);
   }
@@ -146,9 +144,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, api_response *
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **state) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **state) {
   (void)version;
   api_server *srv = cls;
   body_buffer *b = *state;
@@ -214,12 +211,12 @@ cf_err api_server_start(const api_config *cfg, api_server **out) {
   if (!srv)
     return CF_E_NOMEM;
   srv->cfg = *cfg;
-  srv->daemon = MHD_start_daemon(
-      flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, addr,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
-      MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 1024u,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-      MHD_OPTION_END);
+  srv->daemon =
+      MHD_start_daemon(flags, cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, addr,
+                       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
+                       MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 1024u,
+                       MHD_OPTION_PER_IP_CONNECTION_LIMIT, 256u, MHD_OPTION_NOTIFY_COMPLETED,
+                       on_completed, srv, MHD_OPTION_END);
   if (!srv->daemon) {
     free(srv);
     return CF_E_IO;
@@ -230,7 +227,9 @@ cf_err api_server_start(const api_config *cfg, api_server **out) {
   return CF_OK;
 }
 
-uint16_t api_server_port(const api_server *server) { return server->port; }
+uint16_t api_server_port(const api_server *server) {
+  return server->port;
+}
 
 void api_server_stop(api_server *server) {
   if (!server)

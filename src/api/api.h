@@ -21,10 +21,10 @@
 typedef struct api_server api_server;
 
 typedef struct api_config {
-  const char *host;    /* "127.0.0.1"; an IPv4 or IPv6 literal */
-  uint16_t port;       /* 0 picks a free port (see api_server_port) */
-  unsigned threads;    /* worker threads; 0 means 2 */
-  tz_db *zones;        /* shared, thread-safe */
+  const char *host; /* "127.0.0.1"; an IPv4 or IPv6 literal */
+  uint16_t port;    /* 0 picks a free port (see api_server_port) */
+  unsigned threads; /* worker threads; 0 means 2 */
+  tz_db *zones;     /* shared, thread-safe */
   /* Readiness: returns NULL when ready, else a reason. May be NULL. */
   const char *(*ready)(void *ctx);
   void *ready_ctx;

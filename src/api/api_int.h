@@ -37,8 +37,7 @@ typedef struct api_route {
 } api_route;
 
 /* Sets an error response: {"error": {"code": code, "message": message}}. */
-void api_error(api_response *res, unsigned status, const char *code,
-               const char *message);
+void api_error(api_response *res, unsigned status, const char *code, const char *message);
 
 /* Parses the body as a JSON object; on failure sets a 400 response and
  * returns NULL. The caller owns the result. */

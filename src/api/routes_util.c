@@ -41,8 +41,8 @@ static void timezones(const api_request *req, api_response *res) {
   res->json = json_pack("{s:o}", "items", items);
 }
 
-static const char *const field_names[] = {"second", "minute", "hour",
-                                          "day_of_month", "month", "day_of_week"};
+static const char *const field_names[] = {"second",       "minute", "hour",
+                                          "day_of_month", "month",  "day_of_week"};
 
 static void invalid(api_response *res, const char *message, const char *field, int column) {
   json_t *err = json_pack("{s:s}", "message", message);
@@ -63,7 +63,8 @@ static void validate_cron(const api_request *req, api_response *res) {
   json_t *jseed = json_object_get(body, "seed");
   json_t *jfrom = json_object_get(body, "from");
   if (!json_is_string(jexpr)) {
-    api_error(res, 400, "invalid_request", "expression: required, a string such as \"0 9 * * 1-5\"");
+    api_error(res, 400, "invalid_request",
+              "expression: required, a string such as \"0 9 * * 1-5\"");
   } else if (jtz && !json_is_null(jtz) && !json_is_string(jtz)) {
     api_error(res, 400, "invalid_request", "timezone: must be a string such as \"Europe/London\"");
   } else if (jcount && !(json_is_integer(jcount) && json_integer_value(jcount) >= 0 &&
@@ -87,7 +88,8 @@ static void validate_cron(const api_request *req, api_response *res) {
   cf_err err = tz_db_zone(req->cfg->zones, tz_name, &zone);
   if (err == CF_E_TZ_UNKNOWN) {
     char msg[200];
-    snprintf(msg, sizeof msg, "unknown time zone '%.100s' (IANA names such as Europe/London)", tz_name);
+    snprintf(msg, sizeof msg, "unknown time zone '%.100s' (IANA names such as Europe/London)",
+             tz_name);
     invalid(res, msg, "timezone", 0);
   } else if (err) {
     api_error(res, 500, "tzdata_unreadable", cf_strerror(err));
@@ -126,15 +128,14 @@ static void validate_cron(const api_request *req, api_response *res) {
       char utc[40], local[40];
       civil_format_utc(f.at, utc, sizeof utc);
       civil_format_iso(f.at, f.offset, local, sizeof local);
-      json_array_append_new(runs, json_pack("{s:s,s:s,s:b,s:b}", "utc", utc, "local", local,
-                                            "dst_shifted", f.dst_shifted, "dst_repeat",
-                                            f.fold_repeat));
+      json_array_append_new(runs,
+                            json_pack("{s:s,s:s,s:b,s:b}", "utc", utc, "local", local,
+                                      "dst_shifted", f.dst_shifted, "dst_repeat", f.fold_repeat));
       t = f.at;
     }
     res->json = json_pack("{s:b,s:s,s:s,s:s,s:b,s:o}", "valid", 1, "expression",
-                          json_string_value(jexpr), "timezone", tz_zone_name(zone),
-                          "description", text, "has_seconds", cron_has_seconds(expr),
-                          "next_runs", runs);
+                          json_string_value(jexpr), "timezone", tz_zone_name(zone), "description",
+                          text, "has_seconds", cron_has_seconds(expr), "next_runs", runs);
   }
   cron_free(expr);
   json_decref(body);

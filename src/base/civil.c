@@ -12,8 +12,7 @@ bool civil_is_leap(int64_t year) {
 }
 
 int civil_days_in_month(int64_t year, int month) {
-  static const unsigned char days[12] = {31, 28, 31, 30, 31, 30,
-                                         31, 31, 30, 31, 30, 31};
+  static const unsigned char days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (month == 2 && civil_is_leap(year))
     return 29;
   return days[month - 1];
@@ -23,10 +22,10 @@ int64_t civil_days_from_date(int64_t year, int month, int day) {
   /* Count years from March so that the leap day ends the year. */
   int64_t y = month <= 2 ? year - 1 : year;
   int64_t era = civil_floor_div(y, 400);
-  int64_t yoe = y - era * 400;                           /* [0, 399] */
-  int64_t mp = month > 2 ? month - 3 : month + 9;        /* [0, 11] */
-  int64_t doy = (153 * mp + 2) / 5 + day - 1;            /* [0, 365] */
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;   /* [0, 146096] */
+  int64_t yoe = y - era * 400;                         /* [0, 399] */
+  int64_t mp = month > 2 ? month - 3 : month + 9;      /* [0, 11] */
+  int64_t doy = (153 * mp + 2) / 5 + day - 1;          /* [0, 365] */
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* [0, 146096] */
   return era * 146097 + doe - 719468;
 }
 
@@ -59,8 +58,8 @@ void civil_from_seconds(int64_t seconds, civil_time *out) {
 }
 
 int64_t civil_to_seconds(const civil_time *t) {
-  return civil_days_from_date(t->year, t->month, t->day) * CIVIL_SECONDS_PER_DAY +
-         t->hour * 3600 + t->minute * 60 + t->second;
+  return civil_days_from_date(t->year, t->month, t->day) * CIVIL_SECONDS_PER_DAY + t->hour * 3600 +
+         t->minute * 60 + t->second;
 }
 
 size_t civil_format_iso(int64_t utc, int32_t offset, char *buf, size_t cap) {
@@ -70,13 +69,11 @@ size_t civil_format_iso(int64_t utc, int32_t offset, char *buf, size_t cap) {
   int32_t a = offset < 0 ? -offset : offset;
   int n;
   if (a % 60 != 0)
-    n = snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d:%02d",
-                 (long long)t.year, t.month, t.day, t.hour, t.minute, t.second,
-                 sign, a / 3600, a / 60 % 60, a % 60);
+    n = snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d:%02d", (long long)t.year,
+                 t.month, t.day, t.hour, t.minute, t.second, sign, a / 3600, a / 60 % 60, a % 60);
   else
-    n = snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
-                 (long long)t.year, t.month, t.day, t.hour, t.minute, t.second,
-                 sign, a / 3600, a / 60 % 60);
+    n = snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", (long long)t.year, t.month,
+                 t.day, t.hour, t.minute, t.second, sign, a / 3600, a / 60 % 60);
   if (n < 0 || (size_t)n >= cap) {
     if (cap > 0)
       buf[0] = '\0';
@@ -88,8 +85,8 @@ size_t civil_format_iso(int64_t utc, int32_t offset, char *buf, size_t cap) {
 size_t civil_format_utc(int64_t utc, char *buf, size_t cap) {
   civil_time t;
   civil_from_seconds(utc, &t);
-  int n = snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)t.year, t.month,
-                   t.day, t.hour, t.minute, t.second);
+  int n = snprintf(buf, cap, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)t.year, t.month, t.day,
+                   t.hour, t.minute, t.second);
   if (n < 0 || (size_t)n >= cap) {
     if (cap > 0)
       buf[0] = '\0';
@@ -111,16 +108,17 @@ static int64_t read_digits(const char **p, int width) {
   return v;
 }
 
-static cf_err syntax(char *err_buf, size_t err_cap, const char *text,
-                     const char *p, const char *what) {
+static cf_err syntax(char *err_buf, size_t err_cap, const char *text, const char *p,
+                     const char *what) {
   if (err_buf && err_cap)
-    snprintf(err_buf, err_cap, "column %d: %s (expected YYYY-MM-DDTHH:MM:SS with Z or an offset such as +02:00)",
+    snprintf(err_buf, err_cap,
+             "column %d: %s (expected YYYY-MM-DDTHH:MM:SS with Z or an offset such as +02:00)",
              (int)(p - text) + 1, what);
   return CF_E_TIME_SYNTAX;
 }
 
-cf_err civil_parse_iso(const char *text, int64_t *seconds, int32_t *nanos,
-                       bool *has_offset, char *err_buf, size_t err_cap) {
+cf_err civil_parse_iso(const char *text, int64_t *seconds, int32_t *nanos, bool *has_offset,
+                       char *err_buf, size_t err_cap) {
   const char *p = text;
   civil_time t = {0};
   int64_t v;
@@ -134,8 +132,7 @@ cf_err civil_parse_iso(const char *text, int64_t *seconds, int32_t *nanos,
     return syntax(err_buf, err_cap, text, at, "a month 01-12");
   t.month = (int)v;
   at = p + 1;
-  if (*p++ != '-' || (v = read_digits(&p, 2)) < 1 ||
-      v > civil_days_in_month(t.year, t.month))
+  if (*p++ != '-' || (v = read_digits(&p, 2)) < 1 || v > civil_days_in_month(t.year, t.month))
     return syntax(err_buf, err_cap, text, at, "a day that exists in that month");
   t.day = (int)v;
   *nanos = 0;

@@ -74,8 +74,7 @@ size_t civil_format_utc(int64_t utc, char *buf, size_t cap);
  * not such a date-time (a message for people goes to err_buf when it is not
  * NULL) and CF_E_TIME_RANGE for years outside 1-9999.
  */
-CF_MUST_CHECK cf_err civil_parse_iso(const char *text, int64_t *seconds,
-                                     int32_t *nanos, bool *has_offset,
-                                     char *err_buf, size_t err_cap);
+CF_MUST_CHECK cf_err civil_parse_iso(const char *text, int64_t *seconds, int32_t *nanos,
+                                     bool *has_offset, char *err_buf, size_t err_cap);
 
 #endif

@@ -10,19 +10,19 @@
 #ifndef CF_BASE_ERROR_H
 #define CF_BASE_ERROR_H
 
-#define CF_ERROR_MAP(X)                                                        \
-  X(OK, "success")                                                             \
-  X(NOMEM, "out of memory")                                                    \
-  X(INVALID, "invalid argument")                                               \
-  X(TOO_LARGE, "input is larger than the limit")                               \
-  X(IO, "input/output error")                                                  \
-  X(NOT_FOUND, "not found")                                                    \
-  X(TZ_UNKNOWN, "unknown time zone")                                           \
-  X(TZ_CORRUPT, "time zone data is corrupt")                                   \
-  X(TIME_SYNTAX, "invalid date-time")                                          \
-  X(TIME_RANGE, "date-time is outside years 1 to 9999")                        \
-  X(CRON_SYNTAX, "invalid cron expression")                                    \
-  X(CRON_NEVER, "the cron expression never fires")                             \
+#define CF_ERROR_MAP(X)                                                                            \
+  X(OK, "success")                                                                                 \
+  X(NOMEM, "out of memory")                                                                        \
+  X(INVALID, "invalid argument")                                                                   \
+  X(TOO_LARGE, "input is larger than the limit")                                                   \
+  X(IO, "input/output error")                                                                      \
+  X(NOT_FOUND, "not found")                                                                        \
+  X(TZ_UNKNOWN, "unknown time zone")                                                               \
+  X(TZ_CORRUPT, "time zone data is corrupt")                                                       \
+  X(TIME_SYNTAX, "invalid date-time")                                                              \
+  X(TIME_RANGE, "date-time is outside years 1 to 9999")                                            \
+  X(CRON_SYNTAX, "invalid cron expression")                                                        \
+  X(CRON_NEVER, "the cron expression never fires")                                                 \
   X(CRON_EXHAUSTED, "the cron expression never fires again before year 10000")
 
 typedef enum {

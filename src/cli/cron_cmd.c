@@ -79,7 +79,8 @@ static int parse_args(int argc, char **argv, cron_args *a) {
       errno = 0;
       unsigned long long v = strtoull(val, &end, 10);
       if (errno || end == val || *end || val[0] == '-') {
-        fprintf(stderr, "cronflow: --seed must be a whole number from 0 to 2^64-1, not '%s'\n", val);
+        fprintf(stderr, "cronflow: --seed must be a whole number from 0 to 2^64-1, not '%s'\n",
+                val);
         return 2;
       }
       a->seed = v;
@@ -95,7 +96,8 @@ static int parse_args(int argc, char **argv, cron_args *a) {
     } else if (!a->expr) {
       a->expr = arg;
     } else {
-      fprintf(stderr, "cronflow: unexpected argument '%s' (quote the expression: \"0 9 * * 1-5\")\n", arg);
+      fprintf(stderr,
+              "cronflow: unexpected argument '%s' (quote the expression: \"0 9 * * 1-5\")\n", arg);
       return 2;
     }
   }
@@ -114,7 +116,9 @@ static int open_zone(const char *name, tz_db **db, const tz_zone **zone) {
   }
   cf_err err = tz_db_zone(*db, name ? name : "UTC", zone);
   if (err == CF_E_TZ_UNKNOWN) {
-    fprintf(stderr, "cronflow: unknown time zone '%s' (IANA names such as Europe/London; `cronflow tz list` shows them all)\n",
+    fprintf(stderr,
+            "cronflow: unknown time zone '%s' (IANA names such as Europe/London; `cronflow tz "
+            "list` shows them all)\n",
             name);
     return 2;
   }
@@ -173,8 +177,7 @@ static int cmd_next(const cron_args *a) {
     char line[40];
     for (long i = 0; i < a->count; i++) {
       cron_fire fire;
-      cf_err err = a->prev ? cron_prev(expr, zone, t, &fire)
-                           : cron_next(expr, zone, t, &fire);
+      cf_err err = a->prev ? cron_prev(expr, zone, t, &fire) : cron_next(expr, zone, t, &fire);
       if (err) {
         fflush(stdout);
         fprintf(stderr, "cronflow: %s\n",
@@ -229,9 +232,8 @@ int cli_cron(int argc, char **argv) {
   return 2;
 }
 
-static const char tz_usage[] =
-    "usage: cronflow tz list\n"
-    "       cronflow tz show ZONE [--at TIME]\n";
+static const char tz_usage[] = "usage: cronflow tz list\n"
+                               "       cronflow tz show ZONE [--at TIME]\n";
 
 int cli_tz(int argc, char **argv) {
   tz_db *db;
@@ -281,8 +283,8 @@ int cli_tz(int argc, char **argv) {
           snprintf(end, sizeof end, "-");
         else
           civil_format_iso(p.end, p.offset, end, sizeof end);
-        printf("%s %s %s dst=%d period=%s..%s\n", tz_zone_name(zone), now, p.abbr,
-               p.is_dst, start, end);
+        printf("%s %s %s dst=%d period=%s..%s\n", tz_zone_name(zone), now, p.abbr, p.is_dst, start,
+               end);
       }
     }
   } else {

@@ -85,8 +85,8 @@ int cli_serve(int argc, char **argv) {
       fputs(serve_usage, stdout);
       return 0;
     }
-    if (!val || (strcmp(argv[i], "--listen") && strcmp(argv[i], "--db") &&
-                 strcmp(argv[i], "--threads"))) {
+    if (!val ||
+        (strcmp(argv[i], "--listen") && strcmp(argv[i], "--db") && strcmp(argv[i], "--threads"))) {
       fprintf(stderr, "cronflow: unexpected argument '%s'\n%s", argv[i], serve_usage);
       return 2;
     }
@@ -115,7 +115,8 @@ int cli_serve(int argc, char **argv) {
     return 1;
   }
   sqlite3 *db = NULL;
-  if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+  if (sqlite3_open_v2(db_path, &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       NULL) != SQLITE_OK ||
       sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
     fprintf(stderr, "cronflow: cannot open the data file %s: %s\n", db_path,

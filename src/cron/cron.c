@@ -28,8 +28,8 @@
 
 /* Keeps the least (or greatest) candidate; at equal instants a regular fire
  * wins over a DST-shifted one, since that is what the instant is. */
-static void consider(cron_fire *best, bool *have, bool want_max, int64_t at,
-                     int64_t wall, int32_t offset, bool shifted, bool repeat) {
+static void consider(cron_fire *best, bool *have, bool want_max, int64_t at, int64_t wall,
+                     int32_t offset, bool shifted, bool repeat) {
   if (*have) {
     if (at == best->at) {
       if (!best->dst_shifted || shifted)
@@ -46,8 +46,7 @@ static void consider(cron_fire *best, bool *have, bool want_max, int64_t at,
   *have = true;
 }
 
-cf_err cron_next(const cron_expr *e, const tz_zone *zone, int64_t after,
-                 cron_fire *out) {
+cf_err cron_next(const cron_expr *e, const tz_zone *zone, int64_t after, cron_fire *out) {
   if (after >= CIVIL_MAX_SECONDS + 2 * CIVIL_SECONDS_PER_DAY)
     return CF_E_CRON_EXHAUSTED;
   int64_t t = after + 1; /* the first instant that may be returned */
@@ -71,8 +70,7 @@ cf_err cron_next(const cron_expr *e, const tz_zone *zone, int64_t after,
       wall_from = p.start + a;
     bool found = cron_search_wall_next(e, wall_from, WALL_LIMIT, &w);
     if (found && (p.end == INT64_MAX || w < p.end + o)) {
-      consider(&best, &have, false, w - o, w, o, false,
-               a > o && w < p.start + a);
+      consider(&best, &have, false, w - o, w, o, false, a > o && w < p.start + a);
       *out = best;
       return CF_OK;
     }
@@ -92,8 +90,7 @@ cf_err cron_next(const cron_expr *e, const tz_zone *zone, int64_t after,
   return CF_E_CRON_EXHAUSTED;
 }
 
-cf_err cron_prev(const cron_expr *e, const tz_zone *zone, int64_t before,
-                 cron_fire *out) {
+cf_err cron_prev(const cron_expr *e, const tz_zone *zone, int64_t before, cron_fire *out) {
   if (before <= CIVIL_MIN_SECONDS - 2 * CIVIL_SECONDS_PER_DAY)
     return CF_E_CRON_EXHAUSTED;
   int64_t t = before - 1; /* the last instant that may be returned */
@@ -109,18 +106,14 @@ cf_err cron_prev(const cron_expr *e, const tz_zone *zone, int64_t before,
     int32_t o = p.offset, a = p.prev_offset;
     int64_t to = t < p.end ? t : p.end - 1;
     bool bounded = p.start != INT64_MIN;
-    int64_t lowest = !bounded ? INT64_MIN
-                     : (a > o && !every_hour) ? p.start + a
-                                              : p.start + o;
+    int64_t lowest = !bounded ? INT64_MIN : (a > o && !every_hour) ? p.start + a : p.start + o;
     int64_t w;
     bool found = cron_search_wall_prev(e, to + o, WALL_FLOOR, &w);
     if (found && w >= lowest)
-      consider(&best, &have, true, w - o, w, o, false,
-               bounded && a > o && w < p.start + a);
+      consider(&best, &have, true, w - o, w, o, false, bounded && a > o && w < p.start + a);
     if (bounded && a < o) {
       int64_t hi = to + a < p.start + o - 1 ? to + a : p.start + o - 1;
-      if (hi >= p.start + a && cron_search_wall_prev(e, hi, WALL_FLOOR, &w) &&
-          w >= p.start + a)
+      if (hi >= p.start + a && cron_search_wall_prev(e, hi, WALL_FLOOR, &w) && w >= p.start + a)
         consider(&best, &have, true, w - a, w, o, true, false);
     }
     if (have) {

@@ -59,8 +59,7 @@ typedef struct cron_error {
  * with `err` filled in when it is not NULL; CF_E_NOMEM. The caller owns *out
  * and frees it with cron_free. Thread-safe.
  */
-CF_MUST_CHECK cf_err cron_parse(const char *text, uint64_t seed,
-                                cron_expr **out, cron_error *err);
+CF_MUST_CHECK cf_err cron_parse(const char *text, uint64_t seed, cron_expr **out, cron_error *err);
 
 /* Frees an expression; NULL is a no-op. */
 void cron_free(cron_expr *expr);
@@ -79,15 +78,15 @@ typedef struct cron_fire {
  * CF_E_CRON_EXHAUSTED when there is none up to the end of year 9999 (local
  * time). Thread-safe; never fails otherwise.
  */
-CF_MUST_CHECK cf_err cron_next(const cron_expr *expr, const tz_zone *zone,
-                               int64_t after, cron_fire *out);
+CF_MUST_CHECK cf_err cron_next(const cron_expr *expr, const tz_zone *zone, int64_t after,
+                               cron_fire *out);
 
 /*
  * The last fire instant strictly before `before`. Returns
  * CF_E_CRON_EXHAUSTED when there is none from year 1 on. Thread-safe.
  */
-CF_MUST_CHECK cf_err cron_prev(const cron_expr *expr, const tz_zone *zone,
-                               int64_t before, cron_fire *out);
+CF_MUST_CHECK cf_err cron_prev(const cron_expr *expr, const tz_zone *zone, int64_t before,
+                               cron_fire *out);
 
 /* True when the expression has a seconds field (6 fields). */
 bool cron_has_seconds(const cron_expr *expr);

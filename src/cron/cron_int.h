@@ -25,17 +25,17 @@ struct cron_expr {
   uint8_t dow_last;          /* bit w: `wL`, the last weekday w */
   uint8_t dow_nth[7];        /* bit k of [w]: `w#k`, the k-th weekday w */
 
-  bool dom_star;     /* day-of-month is exactly `*` or `?` */
-  bool dow_star;     /* day-of-week is exactly `*` or `?` */
-  bool has_seconds;  /* written with 6 fields */
+  bool dom_star;    /* day-of-month is exactly `*` or `?` */
+  bool dow_star;    /* day-of-week is exactly `*` or `?` */
+  bool has_seconds; /* written with 6 fields */
 
   /* Derived once the fields are parsed. */
-  bool every_day;    /* every month, both day fields unrestricted */
-  int first_tod;     /* the earliest matching time of day, in seconds */
-  int last_tod;      /* the latest */
+  bool every_day; /* every month, both day fields unrestricted */
+  int first_tod;  /* the earliest matching time of day, in seconds */
+  int last_tod;   /* the latest */
 };
 
 #define CRON_ALL_SECONDS ((UINT64_C(1) << 60) - 1)
-#define CRON_ALL_HOURS ((UINT32_C(1) << 24) - 1)
+#define CRON_ALL_HOURS   ((UINT32_C(1) << 24) - 1)
 
 #endif

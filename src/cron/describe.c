@@ -24,22 +24,31 @@ __attribute__((format(printf, 2, 3))) static void put(out *o, const char *fmt, .
     o->len += (size_t)n;
 }
 
-static const char *const month_names[13] = {"",        "January",  "February", "March",
-                                            "April",   "May",      "June",     "July",
-                                            "August",  "September", "October", "November",
-                                            "December"};
+static const char *const month_names[13] = {
+    "",     "January", "February",  "March",   "April",    "May",     "June",
+    "July", "August",  "September", "October", "November", "December"};
 static const char *const day_names[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                          "Thursday", "Friday", "Saturday"};
 static const char *const ordinals[6] = {"", "first", "second", "third", "fourth", "fifth"};
 
 typedef void (*namer)(out *o, int v);
 
-static void name_number(out *o, int v) { put(o, "%d", v); }
-static void name_month(out *o, int v) { put(o, "%s", month_names[v]); }
-static void name_day(out *o, int v) { put(o, "%s", day_names[v]); }
+static void name_number(out *o, int v) {
+  put(o, "%d", v);
+}
+static void name_month(out *o, int v) {
+  put(o, "%s", month_names[v]);
+}
+static void name_day(out *o, int v) {
+  put(o, "%s", day_names[v]);
+}
 
-static int count_bits(uint64_t m) { return __builtin_popcountll(m); }
-static int low_bit(uint64_t m) { return __builtin_ctzll(m); }
+static int count_bits(uint64_t m) {
+  return __builtin_popcountll(m);
+}
+static int low_bit(uint64_t m) {
+  return __builtin_ctzll(m);
+}
 
 /* "1, 3 and 5"; runs of three or more read "9 through 17". */
 static void list_values(out *o, uint64_t mask, int lo, int hi, namer name) {
@@ -231,8 +240,7 @@ static void describe_dow(out *o, const cron_expr *e, bool after_dom) {
     }
     for (int k = 1; k <= 5; k++)
       if (e->dow_nth[w] >> k & 1)
-        put(o, "%son the %s %s of the month", parts++ ? " and " : "", ordinals[k],
-            day_names[w]);
+        put(o, "%son the %s %s of the month", parts++ ? " and " : "", ordinals[k], day_names[w]);
   }
 }
 

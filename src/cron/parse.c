@@ -28,21 +28,17 @@ static const field_spec specs[6] = {
     {"day-of-month", 1, 31}, {"month", 1, 12},  {"day-of-week", 0, 7},
 };
 
-static const char *const month_names[12] = {"JAN", "FEB", "MAR", "APR",
-                                            "MAY", "JUN", "JUL", "AUG",
-                                            "SEP", "OCT", "NOV", "DEC"};
-static const char *const day_names[7] = {"SUN", "MON", "TUE", "WED",
-                                         "THU", "FRI", "SAT"};
+static const char *const month_names[12] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
+                                            "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
+static const char *const day_names[7] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"};
 
 static const struct nickname {
   const char *name, *expansion;
 } nicknames[] = {
-    {"@yearly", "0 0 1 1 *"},     {"@annually", "0 0 1 1 *"},
-    {"@monthly", "0 0 1 * *"},    {"@weekly", "0 0 * * 0"},
-    {"@daily", "0 0 * * *"},      {"@midnight", "0 0 * * *"},
-    {"@hourly", "0 * * * *"},     {"@minutely", "* * * * *"},
-    {"@secondly", "* * * * * *"}, {"@weekdays", "0 0 * * 1-5"},
-    {"@weekends", "0 0 * * 0,6"},
+    {"@yearly", "0 0 1 1 *"},     {"@annually", "0 0 1 1 *"},   {"@monthly", "0 0 1 * *"},
+    {"@weekly", "0 0 * * 0"},     {"@daily", "0 0 * * *"},      {"@midnight", "0 0 * * *"},
+    {"@hourly", "0 * * * *"},     {"@minutely", "* * * * *"},   {"@secondly", "* * * * * *"},
+    {"@weekdays", "0 0 * * 1-5"}, {"@weekends", "0 0 * * 0,6"},
 };
 
 typedef struct parser {
@@ -52,8 +48,8 @@ typedef struct parser {
   cron_expr *e;
 } parser;
 
-__attribute__((format(printf, 4, 5))) static cf_err
-fail(parser *p, int field, const char *at, const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static cf_err fail(parser *p, int field, const char *at,
+                                                         const char *fmt, ...) {
   if (!p->err)
     return CF_E_CRON_SYNTAX;
   char detail[200];
@@ -64,11 +60,10 @@ fail(parser *p, int field, const char *at, const char *fmt, ...) {
   p->err->field = (cron_field)field;
   p->err->column = at ? (int)(at - p->text) + 1 : 0;
   if (field >= 0 && at)
-    snprintf(p->err->message, sizeof p->err->message, "%s field, column %d: %s",
-             specs[field].name, p->err->column, detail);
-  else if (at)
-    snprintf(p->err->message, sizeof p->err->message, "column %d: %s",
+    snprintf(p->err->message, sizeof p->err->message, "%s field, column %d: %s", specs[field].name,
              p->err->column, detail);
+  else if (at)
+    snprintf(p->err->message, sizeof p->err->message, "column %d: %s", p->err->column, detail);
   else
     snprintf(p->err->message, sizeof p->err->message, "%s", detail);
   return CF_E_CRON_SYNTAX;
@@ -108,8 +103,7 @@ static cf_err read_value(parser *p, int f, cursor *c, int *out) {
     long v = 0;
     while (c->s < c->end && isdigit((unsigned char)*c->s)) {
       if (v > 100000)
-        return fail(p, f, start, "number is too large (range %d-%d)",
-                    specs[f].min, specs[f].max);
+        return fail(p, f, start, "number is too large (range %d-%d)", specs[f].min, specs[f].max);
       v = v * 10 + (*c->s++ - '0');
     }
     *out = (int)v;
@@ -125,10 +119,8 @@ static cf_err read_value(parser *p, int f, cursor *c, int *out) {
       const char *const *names = f == CRON_FIELD_MONTH ? month_names : day_names;
       int count = f == CRON_FIELD_MONTH ? 12 : 7;
       /* A weekday name may carry an `L` suffix ("FRIL" = last Friday). */
-      size_t want = (f == CRON_FIELD_DAY_OF_WEEK && n == 4 &&
-                     toupper((unsigned char)w[3]) == 'L')
-                        ? 3
-                        : n;
+      size_t want =
+          (f == CRON_FIELD_DAY_OF_WEEK && n == 4 && toupper((unsigned char)w[3]) == 'L') ? 3 : n;
       if (want == 3)
         for (int i = 0; i < count; i++)
           if (strncasecmp(w, names[i], 3) == 0) {
@@ -139,20 +131,19 @@ static cf_err read_value(parser *p, int f, cursor *c, int *out) {
       return fail(p, f, w, "unknown name '%.*s' (expected %s)", (int)(n > 20 ? 20 : n), w,
                   f == CRON_FIELD_MONTH ? "JAN-DEC" : "SUN-SAT");
     }
-    return fail(p, f, w, "unexpected '%.*s' (expected a number %d-%d)",
-                (int)(n > 20 ? 20 : n), w, specs[f].min, specs[f].max);
+    return fail(p, f, w, "unexpected '%.*s' (expected a number %d-%d)", (int)(n > 20 ? 20 : n), w,
+                specs[f].min, specs[f].max);
   }
   if (c->s >= c->end)
-    return fail(p, f, start, "a value is missing (expected a number %d-%d)",
-                specs[f].min, specs[f].max);
-  return fail(p, f, start, "unexpected %s (expected a number %d-%d)",
-              show_char(*c->s, cb), specs[f].min, specs[f].max);
+    return fail(p, f, start, "a value is missing (expected a number %d-%d)", specs[f].min,
+                specs[f].max);
+  return fail(p, f, start, "unexpected %s (expected a number %d-%d)", show_char(*c->s, cb),
+              specs[f].min, specs[f].max);
 }
 
 static cf_err check_range(parser *p, int f, const char *at, int v) {
   if (v < specs[f].min || v > specs[f].max)
-    return fail(p, f, at, "%d is out of range %d-%d", v, specs[f].min,
-                specs[f].max);
+    return fail(p, f, at, "%d is out of range %d-%d", v, specs[f].min, specs[f].max);
   return CF_OK;
 }
 
@@ -284,7 +275,9 @@ static cf_err parse_item(parser *p, int f, const char *s, const char *end) {
   } else if (f == CRON_FIELD_DAY_OF_MONTH && (*s == 'L' || *s == 'l')) {
     return parse_dom_last(p, &c);
   } else if (f == CRON_FIELD_DAY_OF_WEEK && (*s == 'L' || *s == 'l')) {
-    return fail(p, f, s, "'L' alone is ambiguous in day-of-week: write 5L for the last Friday of the month, or L in day-of-month for its last day");
+    return fail(p, f, s,
+                "'L' alone is ambiguous in day-of-week: write 5L for the last Friday of the month, "
+                "or L in day-of-month for its last day");
   } else {
     cf_err err = read_value(p, f, &c, &lo);
     if (err || (err = check_range(p, f, s, lo)))
@@ -323,8 +316,8 @@ static cf_err parse_item(parser *p, int f, const char *s, const char *end) {
       if ((err = read_value(p, f, &c, &hi)) || (err = check_range(p, f, at, hi)))
         return err;
       if (lo > hi)
-        return fail(p, f, s, "range %d-%d runs backwards (write it as two ranges: %d-%d,%d-%d)",
-                    lo, hi, lo, specs[f].max, specs[f].min, hi);
+        return fail(p, f, s, "range %d-%d runs backwards (write it as two ranges: %d-%d,%d-%d)", lo,
+                    hi, lo, specs[f].max, specs[f].min, hi);
       ranged = true;
     }
   }
@@ -363,7 +356,9 @@ static cf_err parse_field(parser *p, int f, const char *s, const char *end) {
   return CF_OK;
 }
 
-static bool is_blank(char c) { return c == ' ' || c == '\t'; }
+static bool is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 /* Parses the fields of `text` (whose columns are counted in p->text). */
 static cf_err parse_fields(parser *p, const char *text) {
@@ -384,15 +379,21 @@ static cf_err parse_fields(parser *p, const char *text) {
       q++;
     }
     if (n == 6)
-      return fail(p, -1, s, "too many fields: expected 5 (minute hour day-of-month month day-of-week) or 6 (with seconds first)");
+      return fail(p, -1, s,
+                  "too many fields: expected 5 (minute hour day-of-month month day-of-week) or 6 "
+                  "(with seconds first)");
     starts[n] = s;
     ends[n] = q;
     n++;
   }
   if (n == 0)
-    return fail(p, -1, NULL, "empty expression: expected 5 fields such as \"0 9 * * 1-5\", or 6 with seconds first");
+    return fail(
+        p, -1, NULL,
+        "empty expression: expected 5 fields such as \"0 9 * * 1-5\", or 6 with seconds first");
   if (n < 5)
-    return fail(p, -1, NULL, "%d field%s: expected 5 (minute hour day-of-month month day-of-week) or 6 (with seconds first)",
+    return fail(p, -1, NULL,
+                "%d field%s: expected 5 (minute hour day-of-month month day-of-week) or 6 (with "
+                "seconds first)",
                 n, n == 1 ? "" : "s");
   int first = n == 6 ? 0 : 1;
   p->e->has_seconds = n == 6;
@@ -411,7 +412,8 @@ static cf_err never(parser *p, const char *dom_at, const char *dow_at) {
   const cron_expr *e = p->e;
   if (e->dow_star)
     (void)fail(p, CRON_FIELD_DAY_OF_MONTH, dom_at,
-               "no chosen day exists in the chosen months (such as February 30), so the expression can never fire");
+               "no chosen day exists in the chosen months (such as February 30), so the expression "
+               "can never fire");
   else if (e->dom_star)
     (void)fail(p, CRON_FIELD_DAY_OF_WEEK, dow_at,
                "no chosen weekday occurs in the chosen months, so the expression can never fire");
@@ -434,8 +436,7 @@ static const char *field_start(const char *text, int index) {
   }
 }
 
-cf_err cron_parse(const char *text, uint64_t seed, cron_expr **out,
-                  cron_error *err) {
+cf_err cron_parse(const char *text, uint64_t seed, cron_expr **out, cron_error *err) {
   *out = NULL;
   if (err) {
     err->field = CRON_FIELD_NONE;
@@ -468,7 +469,9 @@ cf_err cron_parse(const char *text, uint64_t seed, cron_expr **out,
         expansion = nicknames[i].expansion;
     if (!expansion || *rest) {
       rc = *rest ? fail(&p, -1, rest, "unexpected text after the nickname")
-                 : fail(&p, -1, body, "unknown nickname '%.*s' (known: @yearly @annually @monthly @weekly @daily @midnight @hourly @minutely @secondly @weekdays @weekends)",
+                 : fail(&p, -1, body,
+                        "unknown nickname '%.*s' (known: @yearly @annually @monthly @weekly @daily "
+                        "@midnight @hourly @minutely @secondly @weekdays @weekends)",
                         (int)(n > 24 ? 24 : n), body);
       free(e);
       return rc;
@@ -481,8 +484,8 @@ cf_err cron_parse(const char *text, uint64_t seed, cron_expr **out,
     return rc;
   }
   e->every_day = e->month == 0x1FFE && e->dom_star && e->dow_star;
-  e->first_tod = __builtin_ctz(e->hour) * 3600 + __builtin_ctzll(e->minute) * 60 +
-                 __builtin_ctzll(e->second);
+  e->first_tod =
+      __builtin_ctz(e->hour) * 3600 + __builtin_ctzll(e->minute) * 60 + __builtin_ctzll(e->second);
   e->last_tod = (31 - __builtin_clz(e->hour)) * 3600 + (63 - __builtin_clzll(e->minute)) * 60 +
                 (63 - __builtin_clzll(e->second));
   /* Four centuries from 2000 hold every pattern the calendar can make. */
@@ -500,8 +503,14 @@ cf_err cron_parse(const char *text, uint64_t seed, cron_expr **out,
   return CF_OK;
 }
 
-void cron_free(cron_expr *expr) { free(expr); }
+void cron_free(cron_expr *expr) {
+  free(expr);
+}
 
-bool cron_has_seconds(const cron_expr *expr) { return expr->has_seconds; }
+bool cron_has_seconds(const cron_expr *expr) {
+  return expr->has_seconds;
+}
 
-bool cron_every_hour(const cron_expr *expr) { return expr->hour == CRON_ALL_HOURS; }
+bool cron_every_hour(const cron_expr *expr) {
+  return expr->hour == CRON_ALL_HOURS;
+}

@@ -156,8 +156,7 @@ static bool tod_prev(const cron_expr *e, int sod, int *out) {
   }
 }
 
-bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit,
-                           int64_t *out) {
+bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit, int64_t *out) {
   if (from < CIVIL_MIN_SECONDS)
     from = CIVIL_MIN_SECONDS;
   if (from >= limit)
@@ -176,8 +175,8 @@ bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit,
   int64_t y, last_year;
   int mo, d, unused_m, unused_d;
   civil_date_from_days(days, &y, &mo, &d);
-  civil_date_from_days(civil_floor_div(limit - 1, CIVIL_SECONDS_PER_DAY), &last_year,
-                       &unused_m, &unused_d);
+  civil_date_from_days(civil_floor_div(limit - 1, CIVIL_SECONDS_PER_DAY), &last_year, &unused_m,
+                       &unused_d);
   for (;;) {
     if (y > last_year)
       return false;
@@ -215,8 +214,7 @@ bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit,
   }
 }
 
-bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor,
-                           int64_t *out) {
+bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor, int64_t *out) {
   if (from > CIVIL_MAX_SECONDS)
     from = CIVIL_MAX_SECONDS;
   if (floor < CIVIL_MIN_SECONDS)

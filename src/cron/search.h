@@ -13,12 +13,10 @@
 #include "cron/cron_int.h"
 
 /* The first matching wall time >= from and < limit. */
-bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit,
-                           int64_t *out);
+bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit, int64_t *out);
 
 /* The last matching wall time <= from and >= floor. */
-bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor,
-                           int64_t *out);
+bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor, int64_t *out);
 
 /* Bit d (1-31) set for each day of (year, month) the day fields match. */
 uint32_t cron_search_day_mask(const cron_expr *e, int64_t year, int month);

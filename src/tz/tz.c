@@ -25,7 +25,7 @@
 #define OFFSET_MAX 93599
 /* Further than this from a local time, no UTC instant can map to it. */
 #define RESOLVE_SPAN (26 * 3600)
-#define ABBR_MAX 16
+#define ABBR_MAX     16
 
 /* A POSIX TZ rule date: Jn, n, or Mm.w.d, with a time of day in seconds. */
 typedef struct rule_date {
@@ -72,9 +72,13 @@ static const tz_zone utc_zone = {
     .is_static = true,
 };
 
-const tz_zone *tz_utc(void) { return &utc_zone; }
+const tz_zone *tz_utc(void) {
+  return &utc_zone;
+}
 
-const char *tz_zone_name(const tz_zone *zone) { return zone->name; }
+const char *tz_zone_name(const tz_zone *zone) {
+  return zone->name;
+}
 
 /* ---------------------------------------------------------------- parsing */
 
@@ -91,8 +95,7 @@ static bool take(reader *r, size_t n, const unsigned char **out) {
 }
 
 static uint32_t be32(const unsigned char *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-         p[3];
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static int64_t be64(const unsigned char *p) {
@@ -190,9 +193,8 @@ static bool posix_rule_date(const char **s, rule_date *out) {
   } else if (*p == 'M') {
     p++;
     out->kind = 'M';
-    if (!posix_number(&p, 1, 12, &out->a) || *p++ != '.' ||
-        !posix_number(&p, 1, 5, &out->b) || *p++ != '.' ||
-        !posix_number(&p, 0, 6, &out->c))
+    if (!posix_number(&p, 1, 12, &out->a) || *p++ != '.' || !posix_number(&p, 1, 5, &out->b) ||
+        *p++ != '.' || !posix_number(&p, 0, 6, &out->c))
       return false;
   } else {
     out->kind = 'N';
@@ -298,13 +300,12 @@ static bool read_header(reader *r, tzif_header *h) {
 }
 
 static size_t block_size(const tzif_header *h, size_t time_size) {
-  return (size_t)h->timecnt * time_size + h->timecnt + (size_t)h->typecnt * 6 +
-         h->charcnt + (size_t)h->leapcnt * (time_size + 4) + h->isstdcnt +
-         h->isutcnt;
+  return (size_t)h->timecnt * time_size + h->timecnt + (size_t)h->typecnt * 6 + h->charcnt +
+         (size_t)h->leapcnt * (time_size + 4) + h->isstdcnt + h->isutcnt;
 }
 
-cf_err tz_zone_parse(const char *name, const unsigned char *data, size_t len,
-                     tz_zone **out, char *err_buf, size_t err_cap) {
+cf_err tz_zone_parse(const char *name, const unsigned char *data, size_t len, tz_zone **out,
+                     char *err_buf, size_t err_cap) {
   reader r = {data, data + len};
   tzif_header h;
   *out = NULL;
@@ -314,24 +315,23 @@ cf_err tz_zone_parse(const char *name, const unsigned char *data, size_t len,
     return corrupt(err_buf, err_cap, "not a TZif file (no TZif header)");
   /* Counts are bounded by the file size; checking each against len first
    * keeps the size arithmetic below far from overflow. */
-  if (h.timecnt > len || h.typecnt > len || h.charcnt > len ||
-      h.leapcnt > len || h.isstdcnt > len || h.isutcnt > len)
+  if (h.timecnt > len || h.typecnt > len || h.charcnt > len || h.leapcnt > len ||
+      h.isstdcnt > len || h.isutcnt > len)
     return corrupt(err_buf, err_cap, "header counts exceed the file size");
   size_t time_size = 4;
   if (h.version >= '2') {
     const unsigned char *skip;
     if (!take(&r, block_size(&h, 4), &skip) || !read_header(&r, &h))
       return corrupt(err_buf, err_cap, "truncated version 1 data block");
-    if (h.timecnt > len || h.typecnt > len || h.charcnt > len ||
-        h.leapcnt > len || h.isstdcnt > len || h.isutcnt > len)
+    if (h.timecnt > len || h.typecnt > len || h.charcnt > len || h.leapcnt > len ||
+        h.isstdcnt > len || h.isutcnt > len)
       return corrupt(err_buf, err_cap, "header counts exceed the file size");
     time_size = 8;
   } else if (h.version != '\0') {
     return corrupt(err_buf, err_cap, "unknown TZif version");
   }
   if (h.typecnt == 0 || h.typecnt > 256 || h.charcnt == 0 ||
-      (h.isstdcnt != 0 && h.isstdcnt != h.typecnt) ||
-      (h.isutcnt != 0 && h.isutcnt != h.typecnt))
+      (h.isstdcnt != 0 && h.isstdcnt != h.typecnt) || (h.isutcnt != 0 && h.isutcnt != h.typecnt))
     return corrupt(err_buf, err_cap, "inconsistent TZif header counts");
   if ((size_t)(r.end - r.p) < block_size(&h, time_size))
     return corrupt(err_buf, err_cap, "truncated TZif data block");
@@ -348,8 +348,7 @@ cf_err tz_zone_parse(const char *name, const unsigned char *data, size_t len,
   z->types = malloc(h.typecnt * sizeof *z->types);
   z->abbrs = malloc(h.charcnt + 1);
   z->abbrs_len = h.charcnt;
-  if (!z->name || !z->trans || !z->trans_offset || !z->trans_type ||
-      !z->types || !z->abbrs) {
+  if (!z->name || !z->trans || !z->trans_offset || !z->trans_type || !z->types || !z->abbrs) {
     free_parts(z);
     return CF_E_NOMEM;
   }
@@ -376,8 +375,7 @@ cf_err tz_zone_parse(const char *name, const unsigned char *data, size_t len,
   if (chars[h.charcnt - 1] != '\0' && !why)
     why = "abbreviations are not NUL-terminated";
   for (size_t i = 0; i < h.timecnt && !why; i++) {
-    int64_t t = time_size == 8 ? be64(times + 8 * i)
-                               : (int64_t)(int32_t)be32(times + 4 * i);
+    int64_t t = time_size == 8 ? be64(times + 8 * i) : (int64_t)(int32_t)be32(times + 4 * i);
     if (i > 0 && t <= z->trans[i - 1])
       why = "transition times are not ascending";
     else if (idx[i] >= h.typecnt)
@@ -393,7 +391,8 @@ cf_err tz_zone_parse(const char *name, const unsigned char *data, size_t len,
   if (!why && time_size == 8 && r.p < r.end) {
     /* Footer: "\n" POSIX-TZ-string "\n". An empty string means none. */
     const unsigned char *nl1 = r.p;
-    const unsigned char *nl2 = nl1 + 1 < r.end ? memchr(nl1 + 1, '\n', (size_t)(r.end - nl1 - 1)) : NULL;
+    const unsigned char *nl2 =
+        nl1 + 1 < r.end ? memchr(nl1 + 1, '\n', (size_t)(r.end - nl1 - 1)) : NULL;
     if (*nl1 != '\n' || !nl2) {
       why = "malformed footer";
     } else if (nl2 > nl1 + 1) {
@@ -483,8 +482,7 @@ static void footer_period(const tz_zone *z, int64_t t, tz_period *out) {
     out->offset = z->types[ty].offset;
     out->is_dst = z->types[ty].is_dst;
     out->abbr = type_abbr(z, ty);
-    out->prev_offset = z->ntrans >= 2 ? z->trans_offset[z->ntrans - 2]
-                                      : z->types[0].offset;
+    out->prev_offset = z->ntrans >= 2 ? z->trans_offset[z->ntrans - 2] : z->types[0].offset;
     if (z->ntrans == 0)
       out->prev_offset = out->offset;
     return;
@@ -519,9 +517,7 @@ void tz_zone_period(const tz_zone *z, int64_t t, tz_period *out) {
     out->offset = z->types[ty].offset;
     out->is_dst = z->types[ty].is_dst;
     out->abbr = type_abbr(z, ty);
-    out->prev_offset = n >= 2 ? z->trans_offset[n - 2]
-                       : n == 1 ? z->types[0].offset
-                                : out->offset;
+    out->prev_offset = n >= 2 ? z->trans_offset[n - 2] : n == 1 ? z->types[0].offset : out->offset;
     return;
   }
   if (t < z->trans[0]) {
@@ -789,14 +785,13 @@ static cf_err walk(const char *root, const char *rel, name_list *list, int depth
     const char *n = de->d_name;
     if (n[0] == '.')
       continue;
-    if (depth == 0 && (strcmp(n, "posix") == 0 || strcmp(n, "right") == 0 ||
-                       strcmp(n, "localtime") == 0 ||
-                       strcmp(n, "posixrules") == 0 ||
-                       strcmp(n, "Factory") == 0))
+    if (depth == 0 &&
+        (strcmp(n, "posix") == 0 || strcmp(n, "right") == 0 || strcmp(n, "localtime") == 0 ||
+         strcmp(n, "posixrules") == 0 || strcmp(n, "Factory") == 0))
       continue;
     char sub[4096];
-    if ((size_t)snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", n) >=
-        sizeof sub || strlen(sub) > TZ_NAME_MAX)
+    if ((size_t)snprintf(sub, sizeof sub, "%s%s%s", rel, *rel ? "/" : "", n) >= sizeof sub ||
+        strlen(sub) > TZ_NAME_MAX)
       continue;
     char full[8192];
     snprintf(full, sizeof full, "%s/%s", root, sub);

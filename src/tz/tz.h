@@ -50,16 +50,14 @@ void tz_db_free(tz_db *db);
  * CF_E_TZ_CORRUPT for an unreadable file, CF_E_NOMEM. The zone belongs to
  * the db. Thread-safe.
  */
-CF_MUST_CHECK cf_err tz_db_zone(tz_db *db, const char *name,
-                                const tz_zone **out);
+CF_MUST_CHECK cf_err tz_db_zone(tz_db *db, const char *name, const tz_zone **out);
 
 /*
  * The names of all zones in the directory, sorted, without the posix/ and
  * right/ copies and without non-zone files. *names is owned by the db (valid
  * until tz_db_free). Thread-safe. Returns CF_E_NOMEM or CF_E_IO.
  */
-CF_MUST_CHECK cf_err tz_db_list(tz_db *db, const char *const **names,
-                                size_t *count);
+CF_MUST_CHECK cf_err tz_db_list(tz_db *db, const char *const **names, size_t *count);
 
 /* The built-in UTC zone; static, never freed. */
 const tz_zone *tz_utc(void);
@@ -71,9 +69,8 @@ const tz_zone *tz_utc(void);
  * with tz_zone_free. This is what tz_db_zone uses; tests and the fuzzer call
  * it directly.
  */
-CF_MUST_CHECK cf_err tz_zone_parse(const char *name, const unsigned char *data,
-                                   size_t len, tz_zone **out, char *err_buf,
-                                   size_t err_cap);
+CF_MUST_CHECK cf_err tz_zone_parse(const char *name, const unsigned char *data, size_t len,
+                                   tz_zone **out, char *err_buf, size_t err_cap);
 /* Frees a zone made by tz_zone_parse. NULL and tz_utc() are no-ops. */
 void tz_zone_free(tz_zone *zone);
 
@@ -85,7 +82,7 @@ typedef struct tz_period {
   int32_t offset;      /* UTC offset during the period */
   int32_t prev_offset; /* offset just before `start` (== offset if none) */
   bool is_dst;
-  const char *abbr;    /* "EST"; owned by the zone */
+  const char *abbr; /* "EST"; owned by the zone */
 } tz_period;
 
 /* The period that contains the UTC instant t. Thread-safe, never fails. */

@@ -79,25 +79,32 @@ static void test_parse(void **state) {
   int32_t ns;
   bool off;
   char why[200];
-  assert_int_equal(civil_parse_iso("2018-01-02T10:00:00.0005Z", &s, &ns, &off, why, sizeof why), CF_OK);
+  assert_int_equal(civil_parse_iso("2018-01-02T10:00:00.0005Z", &s, &ns, &off, why, sizeof why),
+                   CF_OK);
   assert_true(off);
   assert_int_equal(ns, 500000);
   assert_int_equal(s, civil_days_from_date(2018, 1, 2) * 86400 + 36000);
-  assert_int_equal(civil_parse_iso("2024-03-10T03:00:00-04:00", &s, &ns, &off, why, sizeof why), CF_OK);
+  assert_int_equal(civil_parse_iso("2024-03-10T03:00:00-04:00", &s, &ns, &off, why, sizeof why),
+                   CF_OK);
   assert_int_equal(s, civil_days_from_date(2024, 3, 10) * 86400 + 7 * 3600);
-  assert_int_equal(civil_parse_iso("2024-03-10T03:00:00+0530", &s, &ns, &off, why, sizeof why), CF_OK);
+  assert_int_equal(civil_parse_iso("2024-03-10T03:00:00+0530", &s, &ns, &off, why, sizeof why),
+                   CF_OK);
   assert_int_equal(s, civil_days_from_date(2024, 3, 9) * 86400 + 21 * 3600 + 1800);
   assert_int_equal(civil_parse_iso("2024-03-10 01:30", &s, &ns, &off, why, sizeof why), CF_OK);
   assert_false(off);
   assert_int_equal(s, civil_days_from_date(2024, 3, 10) * 86400 + 5400);
   assert_int_equal(civil_parse_iso("2024-03-10", &s, &ns, &off, why, sizeof why), CF_OK);
-  assert_int_equal(civil_parse_iso("2023-02-29T00:00:00Z", &s, &ns, &off, why, sizeof why), CF_E_TIME_SYNTAX);
+  assert_int_equal(civil_parse_iso("2023-02-29T00:00:00Z", &s, &ns, &off, why, sizeof why),
+                   CF_E_TIME_SYNTAX);
   assert_non_null(strstr(why, "column 9"));
   assert_int_equal(civil_parse_iso("2024-13-01", &s, &ns, &off, why, sizeof why), CF_E_TIME_SYNTAX);
-  assert_int_equal(civil_parse_iso("2024-01-01T24:00", &s, &ns, &off, why, sizeof why), CF_E_TIME_SYNTAX);
-  assert_int_equal(civil_parse_iso("2024-01-01T10:00:00Zjunk", &s, &ns, &off, why, sizeof why), CF_E_TIME_SYNTAX);
+  assert_int_equal(civil_parse_iso("2024-01-01T24:00", &s, &ns, &off, why, sizeof why),
+                   CF_E_TIME_SYNTAX);
+  assert_int_equal(civil_parse_iso("2024-01-01T10:00:00Zjunk", &s, &ns, &off, why, sizeof why),
+                   CF_E_TIME_SYNTAX);
   assert_int_equal(civil_parse_iso("", &s, &ns, &off, why, sizeof why), CF_E_TIME_SYNTAX);
-  assert_int_equal(civil_parse_iso("0000-01-01T00:00:00Z", &s, &ns, &off, why, sizeof why), CF_E_TIME_RANGE);
+  assert_int_equal(civil_parse_iso("0000-01-01T00:00:00Z", &s, &ns, &off, why, sizeof why),
+                   CF_E_TIME_RANGE);
   assert_int_equal(civil_parse_iso("9999-12-31T23:59:59Z", &s, &ns, &off, why, sizeof why), CF_OK);
   assert_int_equal(s, CIVIL_MAX_SECONDS);
 }

@@ -57,8 +57,7 @@ static void expect_error(const char *text, cf_err code, cron_field field, int co
   cron_error err;
   cf_err rc = cron_parse(text, 0, &e, &err);
   if (rc != code)
-    fail_msg("'%s': expected %s, got %s (%s)", text, cf_errname(code), cf_errname(rc),
-             err.message);
+    fail_msg("'%s': expected %s, got %s (%s)", text, cf_errname(code), cf_errname(rc), err.message);
   assert_null(e);
   assert_int_equal(err.field, field);
   assert_int_equal(err.column, column);
@@ -71,7 +70,8 @@ static void test_errors_name_field_and_column(void **state) {
   expect_error("0 61 * * * *", CF_E_CRON_SYNTAX, CRON_FIELD_MINUTE, 3,
                "minute field, column 3: 61 is out of range 0-59");
   expect_error("61 * * * *", CF_E_CRON_SYNTAX, CRON_FIELD_MINUTE, 1, "61 is out of range 0-59");
-  expect_error("0 24 * * *", CF_E_CRON_SYNTAX, CRON_FIELD_HOUR, 3, "hour field, column 3: 24 is out of range 0-23");
+  expect_error("0 24 * * *", CF_E_CRON_SYNTAX, CRON_FIELD_HOUR, 3,
+               "hour field, column 3: 24 is out of range 0-23");
   expect_error("0 0 0 * *", CF_E_CRON_SYNTAX, CRON_FIELD_DAY_OF_MONTH, 5, "0 is out of range 1-31");
   expect_error("0 0 * 13 *", CF_E_CRON_SYNTAX, CRON_FIELD_MONTH, 7, "13 is out of range 1-12");
   expect_error("0 0 * * 8", CF_E_CRON_SYNTAX, CRON_FIELD_DAY_OF_WEEK, 9, "8 is out of range 0-7");
@@ -242,7 +242,8 @@ static void test_dst_rules(void **state) {
   int64_t c[] = {utc(2024, 11, 3, 5, 30, 0), utc(2024, 11, 4, 6, 30, 0)};
   expect_next("30 1 * * *", "America/New_York", utc(2024, 11, 3, 0, 0, 0), 2, c);
   /* ... while an hourly schedule fires in both passes. */
-  int64_t d[] = {utc(2024, 11, 3, 5, 30, 0), utc(2024, 11, 3, 6, 30, 0), utc(2024, 11, 3, 7, 30, 0)};
+  int64_t d[] = {utc(2024, 11, 3, 5, 30, 0), utc(2024, 11, 3, 6, 30, 0),
+                 utc(2024, 11, 3, 7, 30, 0)};
   expect_next("30 * * * *", "America/New_York", utc(2024, 11, 3, 5, 0, 0), 3, d);
   /* Lord Howe's 30-minute gap: 02:15 -> 02:45 (+11:00). */
   int64_t e[] = {utc(2024, 10, 5, 15, 45, 0)};
@@ -311,10 +312,10 @@ static void test_hashed(void **state) {
  * over random expressions, DST-heavy zones and start instants. */
 static void test_inverse_property(void **state) {
   (void)state;
-  static const char *const zones[] = {"America/New_York", "Europe/London", "Australia/Lord_Howe",
-                                      "Asia/Kolkata", "America/Santiago", "Pacific/Chatham",
-                                      "Europe/Dublin", "Pacific/Apia", "America/St_Johns",
-                                      "Asia/Tehran", "Africa/Casablanca", "UTC"};
+  static const char *const zones[] = {
+      "America/New_York", "Europe/London",   "Australia/Lord_Howe", "Asia/Kolkata",
+      "America/Santiago", "Pacific/Chatham", "Europe/Dublin",       "Pacific/Apia",
+      "America/St_Johns", "Asia/Tehran",     "Africa/Casablanca",   "UTC"};
   static const char *const pieces[6][8] = {
       {"0", "*/20", "15,45", "0", "*", "30", "10-20/5", "0"},
       {"0", "30", "*/15", "*", "0,30", "5", "59", "1/7"},

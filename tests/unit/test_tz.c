@@ -308,10 +308,14 @@ static void test_concurrent_loads(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_new_york_transitions), cmocka_unit_test(test_resolve_gap_and_fold),
-      cmocka_unit_test(test_other_zones),          cmocka_unit_test(test_names),
-      cmocka_unit_test(test_list),                 cmocka_unit_test(test_footer_rules),
-      cmocka_unit_test(test_corrupt_files),        cmocka_unit_test(test_concurrent_loads),
+      cmocka_unit_test(test_new_york_transitions),
+      cmocka_unit_test(test_resolve_gap_and_fold),
+      cmocka_unit_test(test_other_zones),
+      cmocka_unit_test(test_names),
+      cmocka_unit_test(test_list),
+      cmocka_unit_test(test_footer_rules),
+      cmocka_unit_test(test_corrupt_files),
+      cmocka_unit_test(test_concurrent_loads),
   };
   return cmocka_run_group_tests_name("tz", tests, setup, teardown);
 }
