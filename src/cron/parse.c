@@ -264,8 +264,8 @@ static cf_err parse_item(parser *p, int f, const char *s, const char *end) {
   int lo, hi, step = 1;
   bool ranged = false;
   if (*s == '*' || *s == '?') {
-    if (*s == '?' && f != CRON_FIELD_DAY_OF_MONTH && f != CRON_FIELD_DAY_OF_WEEK)
-      return fail(p, f, s, "'?' is only allowed in the day-of-month and day-of-week fields");
+    /* `?` means `*` in any field, as in cron-parser; Quartz keeps it to the
+     * day fields, where it matters for the day rule. */
     c.s++;
     lo = specs[f].min;
     hi = specs[f].max;
@@ -300,6 +300,14 @@ static cf_err parse_item(parser *p, int f, const char *s, const char *end) {
       c.s++;
       const char *at = c.s;
       int k;
+      if (c.s < end && (*c.s == 'L' || *c.s == 'l')) {
+        /* `5#L`: the last Friday, another spelling of `5L`. */
+        c.s++;
+        if ((err = expect_end(p, f, &c, "#L")))
+          return err;
+        e->dow_last |= (uint8_t)(1u << (lo % 7));
+        return CF_OK;
+      }
       if ((err = read_value(p, f, &c, &k)))
         return err;
       if (k < 1 || k > 5)

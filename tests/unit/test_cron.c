@@ -104,7 +104,8 @@ static void test_errors_for_shape(void **state) {
   assert_int_equal(err.column, 9);
   assert_int_equal(cron_parse("0 0 * * L", 0, &e, &err), CF_E_CRON_SYNTAX);
   assert_non_null(strstr(err.message, "5L"));
-  assert_int_equal(cron_parse("? * * * *", 0, &e, &err), CF_E_CRON_SYNTAX);
+  assert_int_equal(cron_parse("0 0 * * 1#L2", 0, &e, &err), CF_E_CRON_SYNTAX);
+  assert_int_equal(cron_parse("0 0 * * #3", 0, &e, &err), CF_E_CRON_SYNTAX);
   assert_int_equal(cron_parse("0 0 * * 1#6", 0, &e, &err), CF_E_CRON_SYNTAX);
   assert_int_equal(cron_parse("0 0 L-31 * *", 0, &e, &err), CF_E_CRON_SYNTAX);
   assert_int_equal(cron_parse("0 0 * * 99999999999999", 0, &e, &err), CF_E_CRON_SYNTAX);
@@ -225,6 +226,10 @@ static void test_day_fields(void **state) {
   expect_next("15 10 ? * 6#3", "UTC", utc(2024, 9, 1, 0, 0, 0), 2, j);
   int64_t k[] = {utc(2024, 9, 27, 12, 0, 0), utc(2024, 10, 25, 12, 0, 0)};
   expect_next("0 12 * * FRIL", "UTC", utc(2024, 9, 1, 0, 0, 0), 2, k);
+  expect_next("0 12 * * 5#L", "UTC", utc(2024, 9, 1, 0, 0, 0), 2, k);
+  /* `?` stands for `*` in any field. */
+  int64_t q[] = {utc(2024, 9, 1, 0, 1, 0), utc(2024, 9, 1, 0, 2, 0)};
+  expect_next("? * * * ?", "UTC", utc(2024, 9, 1, 0, 0, 0), 2, q);
   /* Leap days: Feb 29 every four years, skipping 2100. */
   int64_t l[] = {utc(2096, 2, 29, 0, 0, 0), utc(2104, 2, 29, 0, 0, 0)};
   expect_next("0 0 29 2 *", "UTC", utc(2095, 1, 1, 0, 0, 0), 2, l);
