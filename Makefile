@@ -28,15 +28,17 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 BASE_CFLAGS += $(PKG_CFLAGS)
 
-# The web UI, embedded into the binary as a generated C file.
+# Files compiled into the binary: the web UI and the SQL migrations.
 WEB_FILES := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
+SQLITE_MIGRATIONS := $(sort $(wildcard src/store/migrations/sqlite/*.sql))
+GEN_SRC := web_files sqlite_migrations
 
 # Every module's sources; main.c wires them into the binary.
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 MAIN_SRC := src/main.c
 
 # -------------------------------------------------------------- release
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/web_assets.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(GEN_SRC:%=$(BUILD)/obj/gen/%.o)
 
 all: $(BUILD)/cronflow
 
@@ -44,11 +46,15 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/gen/web_assets.c: $(WEB_FILES) scripts/embed-web
+$(BUILD)/gen/web_files.c: $(WEB_FILES) scripts/embed
 	@mkdir -p $(dir $@)
-	scripts/embed-web $@ $(WEB_FILES)
+	scripts/embed $@ web_files web/ $(WEB_FILES)
 
-$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+$(BUILD)/gen/sqlite_migrations.c: $(SQLITE_MIGRATIONS) scripts/embed
+	@mkdir -p $(dir $@)
+	scripts/embed $@ sqlite_migrations src/store/migrations/sqlite/ $(SQLITE_MIGRATIONS)
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 
@@ -63,7 +69,7 @@ $(BUILD)/cronflow: $(BUILD)/obj/src/main.o $(BUILD)/libcronflow.a
 ASAN      := $(BUILD)/asan
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=undefined
-ASAN_OBJ  := $(LIB_SRC:%.c=$(ASAN)/obj/%.o) $(ASAN)/obj/gen/web_assets.o
+ASAN_OBJ  := $(LIB_SRC:%.c=$(ASAN)/obj/%.o) $(GEN_SRC:%=$(ASAN)/obj/gen/%.o)
 TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BIN  := $(TEST_SRC:tests/unit/%.c=$(ASAN)/tests/%)
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -75,7 +81,7 @@ $(ASAN)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
-$(ASAN)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+$(ASAN)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_FLAGS) -c $< -o $@
 
@@ -128,14 +134,14 @@ bench:
 # -------------------------------------------------------------- fuzz
 FUZZ      := $(BUILD)/fuzz
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o) $(FUZZ)/obj/gen/web_assets.o
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o) $(GEN_SRC:%=$(FUZZ)/obj/gen/%.o)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(FUZZ)/%)
 
 $(FUZZ)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 
-$(FUZZ)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+$(FUZZ)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	clang $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 

@@ -75,14 +75,29 @@ static bool append(body_buffer *b, const char *data, size_t n) {
   return true;
 }
 
+static const char *content_type(const char *name) {
+  static const struct {
+    const char *ext, *type;
+  } types[] = {
+      {".html", "text/html; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"}, {".svg", "image/svg+xml"},
+      {".png", "image/png"}, {".json", "application/json"},
+  };
+  const char *dot = strrchr(name, '.');
+  for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++)
+    if (strcmp(dot, types[i].ext) == 0)
+      return types[i].type;
+  return "application/octet-stream";
+}
+
 static void serve_asset(const api_request *req, api_response *res) {
   const char *path = strcmp(req->path, "/") == 0 ? "/index.html" : req->path;
-  for (size_t i = 0; i < web_assets_count; i++)
-    if (strcmp(web_assets[i].path, path) == 0) {
+  for (size_t i = 0; i < web_files_count; i++)
+    if (path[0] == '/' && strcmp(web_files[i].name, path + 1) == 0) {
       res->status = 200;
-      res->content_type = web_assets[i].content_type;
-      res->body = web_assets[i].data;
-      res->body_len = web_assets[i].len;
+      res->content_type = content_type(web_files[i].name);
+      res->body = web_files[i].data;
+      res->body_len = web_files[i].len;
       res->cache_control = "no-cache";
       return;
     }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "api/api.h"
+#include "base/embed.h"
 
 typedef struct api_request {
   const char *method;
@@ -45,15 +46,5 @@ json_t *api_body_object(const api_request *req, api_response *res);
 
 /* The route tables of each area, ended by a zeroed entry. */
 extern const api_route api_util_routes[];
-
-/* The embedded web UI (generated at build time from web/). */
-typedef struct web_asset {
-  const char *path; /* "/index.html" */
-  const char *content_type;
-  const unsigned char *data;
-  size_t len;
-} web_asset;
-extern const web_asset web_assets[];
-extern const size_t web_assets_count;
 
 #endif

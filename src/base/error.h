@@ -23,7 +23,17 @@
   X(TIME_RANGE, "date-time is outside years 1 to 9999")                                            \
   X(CRON_SYNTAX, "invalid cron expression")                                                        \
   X(CRON_NEVER, "the cron expression never fires")                                                 \
-  X(CRON_EXHAUSTED, "the cron expression never fires again before year 10000")
+  X(CRON_EXHAUSTED, "the cron expression never fires again before year 10000")                     \
+  X(STORE, "database error")                                                                       \
+  X(STORE_BUSY, "the database is locked by another process")                                       \
+  X(STORE_READONLY, "the database file is read-only")                                              \
+  X(STORE_FULL, "the disk or database is full")                                                    \
+  X(STORE_CORRUPT, "the database file is damaged or not a cronflow database")                      \
+  X(STORE_CANTOPEN, "the database file cannot be opened")                                          \
+  X(STORE_TOO_NEW, "the database was written by a newer cronflow")                                 \
+  X(STORE_CLOSED, "the store is shutting down")                                                    \
+  X(CONFLICT, "the record changed or already exists")                                              \
+  X(LEASE_LOST, "the lease was lost to another worker")
 
 typedef enum {
 #define CF_ERROR_ENUM(name, text) CF_E_##name,

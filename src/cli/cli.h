@@ -6,11 +6,22 @@
 #ifndef CF_CLI_CLI_H
 #define CF_CLI_CLI_H
 
+#include <stdbool.h>
+
+#include "store/store.h"
+
 /* cronflow cron next|validate|describe ... */
 int cli_cron(int argc, char **argv);
 
 /* cronflow serve [--listen HOST:PORT] [--db PATH] */
 int cli_serve(int argc, char **argv);
+
+/* cronflow migrate [--db PATH] */
+int cli_migrate(int argc, char **argv);
+
+/* Opens (and with `migrate`, migrates) the store at db_path, creating its
+ * directory; prints any error; returns an exit status, 0 on success. */
+int cli_open_store(const char *db_path, bool migrate, store **out);
 
 /* cronflow tz list|show ... */
 int cli_tz(int argc, char **argv);

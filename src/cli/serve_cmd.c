@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +14,13 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "store/store.h"
 
 static const char serve_usage[] =
     "usage: cronflow serve [--listen HOST:PORT] [--db PATH] [--threads N]\n"
     "\n"
     "  --listen   address to serve HTTP on (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
-    "  --db       the SQLite data file, created if missing (default data/cronflow.db)\n"
+    "  --db       the SQLite data file, created and migrated if needed (default data/cronflow.db)\n"
     "  --threads  HTTP worker threads (default 2)\n";
 
 /* Splits "host:port" / "[v6]:port". Returns false if malformed. */
@@ -67,13 +67,31 @@ static int make_parent_dirs(const char *path) {
 }
 
 static const char *check_ready(void *ctx) {
-  sqlite3 *db = ctx;
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL) != SQLITE_OK)
-    return "the data file cannot be read";
-  int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  return rc == SQLITE_ROW ? NULL : "the data file cannot be read";
+  cf_err rc = store_ping(ctx);
+  return rc ? cf_strerror(rc) : NULL;
+}
+
+/* Opens the store at db_path (creating its directory) and migrates it.
+ * Prints the error itself; returns the exit status, 0 on success. */
+int cli_open_store(const char *db_path, bool migrate, store **out) {
+  if (make_parent_dirs(db_path) != 0) {
+    fprintf(stderr, "cronflow: cannot create the directory for %s: %s\n", db_path, strerror(errno));
+    return 1;
+  }
+  store_config cfg = {.url = db_path};
+  char err[512];
+  cf_err rc = store_open(&cfg, out, err, sizeof err);
+  if (rc) {
+    fprintf(stderr, "cronflow: %s\n", err[0] ? err : cf_strerror(rc));
+    return 1;
+  }
+  if (migrate && (rc = store_migrate(*out, NULL, NULL, err, sizeof err)) != CF_OK) {
+    fprintf(stderr, "cronflow: %s\n", err[0] ? err : cf_strerror(rc));
+    store_close(*out);
+    *out = NULL;
+    return 1;
+  }
+  return 0;
 }
 
 int cli_serve(int argc, char **argv) {
@@ -110,23 +128,13 @@ int cli_serve(int argc, char **argv) {
     fprintf(stderr, "cronflow: --listen '%s' is not HOST:PORT (such as 127.0.0.1:8080)\n", listen);
     return 2;
   }
-  if (make_parent_dirs(db_path) != 0) {
-    fprintf(stderr, "cronflow: cannot create the directory for %s: %s\n", db_path, strerror(errno));
-    return 1;
-  }
-  sqlite3 *db = NULL;
-  if (sqlite3_open_v2(db_path, &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      NULL) != SQLITE_OK ||
-      sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
-    fprintf(stderr, "cronflow: cannot open the data file %s: %s\n", db_path,
-            db ? sqlite3_errmsg(db) : "out of memory");
-    sqlite3_close(db);
-    return 1;
-  }
+  store *db;
+  int rc = cli_open_store(db_path, true, &db);
+  if (rc)
+    return rc;
   tz_db *zones;
   if (tz_db_open(NULL, &zones) != CF_OK) {
-    sqlite3_close(db);
+    store_close(db);
     fprintf(stderr, "cronflow: out of memory\n");
     return 1;
   }
@@ -143,7 +151,7 @@ int cli_serve(int argc, char **argv) {
     fprintf(stderr, "cronflow: cannot serve on %s: %s\n", listen,
             err == CF_E_INVALID ? "not an IP address" : "the address is in use or not allowed");
     tz_db_free(zones);
-    sqlite3_close(db);
+    store_close(db);
     return 1;
   }
   char where[300];
@@ -158,6 +166,6 @@ int cli_serve(int argc, char **argv) {
   printf("cronflow: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   api_server_stop(srv);
   tz_db_free(zones);
-  sqlite3_close(db);
+  store_close(db);
   return 0;
 }

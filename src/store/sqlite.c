@@ -1,0 +1,1236 @@
+/*
+ * sqlite.c — the embedded store: one SQLite file in WAL mode.
+ *
+ * One writer thread owns the only writing connection and commits in groups:
+ * callers queue a write and wait; the writer takes every queued write (up to
+ * group_commit_max), runs each inside its own savepoint within one
+ * transaction, commits once (synchronous=FULL: the WAL is fsynced), then
+ * wakes the callers with their own results. One failing write rolls back to
+ * its savepoint and does not spoil the others; a failed COMMIT fails them
+ * all, so an OK return always means "on disk".
+ *
+ * Reads use a small pool of read-only connections, which WAL lets run
+ * beside the writer. Every connection keeps its prepared statements.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/embed.h"
+#include "store/store_int.h"
+
+#define POOL_MAX        8
+#define DEFAULT_BUSY_MS 5000
+#define DEFAULT_BATCH   512
+
+enum stmt_id {
+  ST_SAVEPOINT,
+  ST_RELEASE,
+  ST_ROLLBACK_TO,
+  ST_BEGIN,
+  ST_COMMIT,
+  ST_ROLLBACK,
+  ST_ENQUEUE,
+  ST_CLAIM_DUE,
+  ST_CLAIM_EXPIRED,
+  ST_CLAIM_ONE,
+  ST_ATTEMPT_START,
+  ST_ATTEMPT_RESUME,
+  ST_ATTEMPT_OPEN,
+  ST_RENEW,
+  ST_FINISH,
+  ST_ATTEMPT_END,
+  ST_RETRY,
+  ST_RELEASE_EXEC,
+  ST_FENCE,
+  ST_STEP_SAVE,
+  ST_PRUNE,
+  ST_GET,
+  ST_COUNTS,
+  ST_NEXT_DUE,
+  ST_ATTEMPT_LIST,
+  ST_STEP_LIST,
+  ST_VERSION,
+  ST_COUNT
+};
+
+static const char *const sql_text[ST_COUNT] = {
+    [ST_SAVEPOINT] = "SAVEPOINT w",
+    [ST_RELEASE] = "RELEASE w",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO w",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_ENQUEUE] =
+        "INSERT INTO executions (org_id, workflow_id, workflow_version, schedule_id, "
+        "scheduled_at, trigger_kind, trigger_data, priority, run_at, max_attempts, backoff_ms, "
+        "backoff_max_ms, timeout_ms, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [ST_CLAIM_DUE] = "SELECT id FROM executions WHERE status = 'queued' AND run_at <= ?1 "
+                     "ORDER BY priority DESC, run_at, id LIMIT ?2",
+    [ST_CLAIM_EXPIRED] = "SELECT id FROM executions WHERE status = 'running' AND "
+                         "lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?2",
+    [ST_CLAIM_ONE] =
+        "UPDATE executions SET "
+        "attempt = attempt + (status = 'queued'), "
+        "resumes = resumes + (status = 'running'), "
+        "status = 'running', lease_owner = ?2, lease_token = lease_token + 1, "
+        "lease_expires_at = ?3, started_at = coalesce(started_at, ?4) "
+        "WHERE id = ?1 RETURNING workflow_id, workflow_version, attempt, max_attempts, "
+        "backoff_ms, backoff_max_ms, coalesce(timeout_ms, 0), lease_token, "
+        "coalesce(schedule_id, 0), coalesce(scheduled_at, 0), resumes, trigger_kind, trigger_data",
+    [ST_ATTEMPT_START] = "INSERT OR REPLACE INTO execution_attempts (execution_id, attempt, "
+                         "lease_owner, started_at) VALUES (?1, ?2, ?3, ?4)",
+    [ST_ATTEMPT_RESUME] = "UPDATE execution_attempts SET lease_owner = ?3 "
+                          "WHERE execution_id = ?1 AND attempt = ?2",
+    [ST_ATTEMPT_OPEN] = "SELECT 1 FROM execution_attempts WHERE execution_id = ?1 AND "
+                        "attempt = ?2 AND finished_at IS NULL",
+    [ST_RENEW] = "UPDATE executions SET lease_expires_at = ?3 "
+                 "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+    [ST_FINISH] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, finished_at = ?6, "
+                  "lease_owner = NULL, lease_expires_at = NULL "
+                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' RETURNING attempt",
+    [ST_ATTEMPT_END] = "UPDATE execution_attempts SET finished_at = ?3, status = ?4, error = ?5, "
+                       "backoff_ms = ?6 WHERE execution_id = ?1 AND attempt = ?2",
+    [ST_RETRY] = "UPDATE executions SET status = 'queued', run_at = ?3, error = ?4, "
+                 "lease_owner = NULL, lease_expires_at = NULL "
+                 "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' RETURNING attempt",
+    [ST_RELEASE_EXEC] = "UPDATE executions SET status = 'queued', run_at = ?3, "
+                        "attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL "
+                        "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' "
+                        "RETURNING attempt + 1",
+    [ST_FENCE] = "SELECT 1 FROM executions WHERE id = ?1 AND lease_token = ?2 AND "
+                 "status = 'running'",
+    [ST_STEP_SAVE] = "INSERT OR REPLACE INTO execution_steps (execution_id, node_id, iteration, "
+                     "status, attempts, input, output, error, started_at, finished_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_PRUNE] = "DELETE FROM executions WHERE id IN (SELECT id FROM executions "
+                 "WHERE finished_at IS NOT NULL AND finished_at < ?1 ORDER BY finished_at "
+                 "LIMIT ?2)",
+    [ST_GET] = "SELECT id, org_id, workflow_id, workflow_version, coalesce(schedule_id, 0), "
+               "coalesce(scheduled_at, 0), status, attempt, max_attempts, run_at, created_at, "
+               "coalesce(started_at, 0), coalesce(finished_at, 0), lease_token, trigger_kind, "
+               "trigger_data, error, result FROM executions WHERE id = ?1",
+    [ST_COUNTS] = "SELECT status, count(*) FROM executions GROUP BY status",
+    [ST_NEXT_DUE] = "SELECT min(run_at) FROM executions WHERE status = 'queued'",
+    [ST_ATTEMPT_LIST] = "SELECT attempt, lease_owner, status, error, started_at, "
+                        "coalesce(finished_at, 0), coalesce(backoff_ms, 0) "
+                        "FROM execution_attempts WHERE execution_id = ?1 ORDER BY attempt",
+    [ST_STEP_LIST] = "SELECT node_id, iteration, status, attempts, input, output, error, "
+                     "started_at, coalesce(finished_at, 0) FROM execution_steps "
+                     "WHERE execution_id = ?1 ORDER BY started_at, node_id, iteration",
+    [ST_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
+};
+
+typedef struct conn {
+  sqlite3 *db;
+  sqlite3_stmt *stmts[ST_COUNT];
+} conn;
+
+typedef struct sqlite_store sqlite_store;
+
+typedef struct job {
+  cf_err (*fn)(sqlite_store *s, conn *c, void *arg);
+  void *arg;
+  bool exclusive; /* runs alone, managing its own transactions */
+  bool wakes;     /* may make work claimable: wake waiting workers */
+  bool done;
+  cf_err result;
+  struct job *next;
+} job;
+
+struct sqlite_store {
+  char *path;
+  int busy_ms, batch_max;
+  conn writer;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t job_cv, done_cv, work_cv;
+  job *head, *tail;
+  bool stopping;
+  uint64_t work_seq;
+  pthread_mutex_t pool_lock;
+  conn *idle[POOL_MAX];
+  size_t nidle;
+};
+
+/* ------------------------------------------------------------ errors */
+
+static cf_err map_rc(int rc) {
+  switch (rc & 0xff) {
+  case SQLITE_OK:
+  case SQLITE_DONE:
+  case SQLITE_ROW: return CF_OK;
+  case SQLITE_NOMEM: return CF_E_NOMEM;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED: return CF_E_STORE_BUSY;
+  case SQLITE_READONLY: return CF_E_STORE_READONLY;
+  case SQLITE_FULL: return CF_E_STORE_FULL;
+  case SQLITE_CORRUPT:
+  case SQLITE_NOTADB: return CF_E_STORE_CORRUPT;
+  case SQLITE_CANTOPEN: return CF_E_STORE_CANTOPEN;
+  case SQLITE_IOERR: return CF_E_IO;
+  case SQLITE_CONSTRAINT:
+    return rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY ? CF_E_CONFLICT
+                                                                                : CF_E_INVALID;
+  default: return CF_E_STORE;
+  }
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void conn_close(conn *c) {
+  if (!c)
+    return;
+  for (int i = 0; i < ST_COUNT; i++)
+    sqlite3_finalize(c->stmts[i]);
+  sqlite3_close(c->db);
+  free(c);
+}
+
+/* The statement `id`, prepared once per connection, reset and unbound. */
+static sqlite3_stmt *stmt(conn *c, enum stmt_id id) {
+  sqlite3_stmt *st = c->stmts[id];
+  if (!st) {
+    if (sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+        SQLITE_OK)
+      return NULL;
+    c->stmts[id] = st;
+  }
+  return st;
+}
+
+static void done_with(sqlite3_stmt *st) {
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows. */
+static cf_err run(conn *c, enum stmt_id id) {
+  sqlite3_stmt *st = stmt(c, id);
+  if (!st)
+    return map_rc(sqlite3_errcode(c->db));
+  int rc = sqlite3_step(st);
+  done_with(st);
+  return rc == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+}
+
+static cf_err open_conn(sqlite_store *s, bool writer, conn **out, char *err, size_t err_cap) {
+  conn *c = calloc(1, sizeof *c);
+  if (!c)
+    return CF_E_NOMEM;
+  int flags = SQLITE_OPEN_NOMUTEX |
+              (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY);
+  int rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);
+  const char *why = NULL;
+  if (rc == SQLITE_OK) {
+    sqlite3_busy_timeout(c->db, s->busy_ms);
+    sqlite3_extended_result_codes(c->db, 1);
+    if (writer && sqlite3_db_readonly(c->db, "main") == 1) {
+      rc = SQLITE_READONLY;
+      why = "the file is read-only; cronflow needs to write it (check its owner and mode)";
+    }
+  }
+  if (rc == SQLITE_OK && writer) {
+    /* WAL lets readers run beside the writer; FULL makes each commit an
+     * fsync of the WAL, so an acknowledged write survives power loss. */
+    sqlite3_stmt *st;
+    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(st);
+      if (rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") != 0)
+        why = "the database cannot be switched to WAL mode";
+      rc = rc == SQLITE_ROW ? SQLITE_OK : rc;
+      sqlite3_finalize(st);
+      if (why && rc == SQLITE_OK)
+        rc = SQLITE_CANTOPEN;
+    }
+    if (rc == SQLITE_OK)
+      rc =
+          sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+  }
+  if (rc == SQLITE_OK && !writer)
+    rc = sqlite3_exec(c->db, "PRAGMA query_only=1", NULL, NULL, NULL);
+  if (rc != SQLITE_OK) {
+    if (err && err_cap)
+      snprintf(err, err_cap, "cannot open the database %s: %s", s->path,
+               why     ? why
+               : c->db ? sqlite3_errmsg(c->db)
+                       : "out of memory");
+    cf_err e = c->db ? map_rc(sqlite3_extended_errcode(c->db)) : CF_E_NOMEM;
+    if (rc == SQLITE_READONLY)
+      e = CF_E_STORE_READONLY;
+    if (e == CF_OK)
+      e = map_rc(rc);
+    conn_close(c);
+    return e == CF_OK ? CF_E_STORE : e;
+  }
+  *out = c;
+  return CF_OK;
+}
+
+static cf_err reader_get(sqlite_store *s, conn **out) {
+  pthread_mutex_lock(&s->pool_lock);
+  conn *c = s->nidle ? s->idle[--s->nidle] : NULL;
+  pthread_mutex_unlock(&s->pool_lock);
+  if (c) {
+    *out = c;
+    return CF_OK;
+  }
+  return open_conn(s, false, out, NULL, 0);
+}
+
+static void reader_put(sqlite_store *s, conn *c) {
+  pthread_mutex_lock(&s->pool_lock);
+  if (s->nidle < POOL_MAX) {
+    s->idle[s->nidle++] = c;
+    c = NULL;
+  }
+  pthread_mutex_unlock(&s->pool_lock);
+  conn_close(c);
+}
+
+/* ------------------------------------------------------------ the writer */
+
+static void run_batch(sqlite_store *s, job *batch) {
+  conn *c = &s->writer;
+  if (batch->exclusive) {
+    batch->result = batch->fn(s, c, batch->arg);
+    return;
+  }
+  cf_err rc = run(c, ST_BEGIN);
+  for (job *j = batch; j; j = j->next) {
+    if (rc) {
+      j->result = rc;
+      continue;
+    }
+    cf_err sp = run(c, ST_SAVEPOINT);
+    j->result = sp ? sp : j->fn(s, c, j->arg);
+    if (!sp && j->result)
+      (void)run(c, ST_ROLLBACK_TO);
+    if (!sp)
+      (void)run(c, ST_RELEASE);
+  }
+  if (rc)
+    return;
+  cf_err commit = run(c, ST_COMMIT);
+  if (commit) {
+    (void)run(c, ST_ROLLBACK);
+    for (job *j = batch; j; j = j->next)
+      if (!j->result)
+        j->result = commit;
+  }
+}
+
+static void *writer_main(void *arg) {
+  sqlite_store *s = arg;
+  pthread_mutex_lock(&s->lock);
+  for (;;) {
+    while (!s->head && !s->stopping)
+      pthread_cond_wait(&s->job_cv, &s->lock);
+    if (!s->head)
+      break;
+    /* Take an exclusive job alone, or every plain job up to the cap. */
+    job *batch = s->head, *last = batch;
+    int n = 1;
+    if (!batch->exclusive)
+      while (last->next && !last->next->exclusive && n < s->batch_max) {
+        last = last->next;
+        n++;
+      }
+    s->head = last->next;
+    if (!s->head)
+      s->tail = NULL;
+    last->next = NULL;
+    pthread_mutex_unlock(&s->lock);
+
+    run_batch(s, batch);
+
+    pthread_mutex_lock(&s->lock);
+    bool wake = false;
+    for (job *j = batch, *next; j; j = next) {
+      next = j->next;
+      wake |= j->wakes && j->result == CF_OK;
+      j->done = true;
+    }
+    if (wake) {
+      s->work_seq++;
+      pthread_cond_broadcast(&s->work_cv);
+    }
+    pthread_cond_broadcast(&s->done_cv);
+  }
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
+/* Queues a write and waits for its commit. */
+static cf_err submit(sqlite_store *s, job *j) {
+  j->done = false;
+  j->next = NULL;
+  pthread_mutex_lock(&s->lock);
+  if (s->stopping) {
+    pthread_mutex_unlock(&s->lock);
+    return CF_E_STORE_CLOSED;
+  }
+  if (s->tail)
+    s->tail->next = j;
+  else
+    s->head = j;
+  s->tail = j;
+  pthread_cond_signal(&s->job_cv);
+  while (!j->done)
+    pthread_cond_wait(&s->done_cv, &s->lock);
+  pthread_mutex_unlock(&s->lock);
+  return j->result;
+}
+
+static cf_err write_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg,
+                        bool wakes) {
+  job j = {.fn = fn, .arg = arg, .wakes = wakes};
+  return submit(s, &j);
+}
+
+/* ------------------------------------------------------------ migrations */
+
+typedef struct migrate_args {
+  int applied, version;
+  char *err;
+  size_t err_cap;
+} migrate_args;
+
+static int latest_version(void) {
+  return (int)sqlite_migrations_count;
+}
+
+static cf_err read_version(conn *c, int *version) {
+  sqlite3_stmt *st;
+  int rc = sqlite3_prepare_v2(c->db,
+                              "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                              "name = 'schema_migrations'",
+                              -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    return map_rc(sqlite3_extended_errcode(c->db));
+  rc = sqlite3_step(st);
+  bool exists = rc == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW)
+    return map_rc(sqlite3_extended_errcode(c->db));
+  *version = 0;
+  if (!exists)
+    return CF_OK;
+  sqlite3_stmt *v = stmt(c, ST_VERSION);
+  if (!v)
+    return map_rc(sqlite3_extended_errcode(c->db));
+  rc = sqlite3_step(v);
+  if (rc == SQLITE_ROW)
+    *version = sqlite3_column_int(v, 0);
+  done_with(v);
+  return rc == SQLITE_ROW ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+}
+
+static cf_err too_new(const char *path, int version, char *err, size_t err_cap) {
+  if (err && err_cap)
+    snprintf(err, err_cap,
+             "the database %s has schema version %d, newer than this cronflow knows (%d): "
+             "it was written by a newer cronflow; run that version, or restore a backup",
+             path, version, latest_version());
+  return CF_E_STORE_TOO_NEW;
+}
+
+static cf_err migrate_fn(sqlite_store *s, conn *c, void *arg) {
+  migrate_args *a = arg;
+  if (sqlite3_exec(c->db,
+                   "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                   "name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+                   NULL, NULL, NULL) != SQLITE_OK) {
+    if (a->err)
+      snprintf(a->err, a->err_cap, "cannot record migrations in %s: %s", s->path,
+               sqlite3_errmsg(c->db));
+    return map_rc(sqlite3_extended_errcode(c->db));
+  }
+  cf_err rc = read_version(c, &a->version);
+  if (rc)
+    return rc;
+  if (a->version > latest_version())
+    return too_new(s->path, a->version, a->err, a->err_cap);
+  for (int v = a->version + 1; v <= latest_version(); v++) {
+    const embedded_file *m = &sqlite_migrations[v - 1];
+    char *msg = NULL;
+    int src = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+    if (src == SQLITE_OK)
+      src = sqlite3_exec(c->db, (const char *)m->data, NULL, NULL, &msg);
+    if (src == SQLITE_OK) {
+      char record[512];
+      snprintf(record, sizeof record,
+               "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%d, '%s', "
+               "CAST(strftime('%%s', 'now') AS INTEGER) * 1000)",
+               v, m->name);
+      src = sqlite3_exec(c->db, record, NULL, NULL, &msg);
+    }
+    if (src == SQLITE_OK)
+      src = sqlite3_exec(c->db, "COMMIT", NULL, NULL, &msg);
+    if (src != SQLITE_OK) {
+      cf_err e = map_rc(sqlite3_extended_errcode(c->db));
+      if (a->err)
+        snprintf(a->err, a->err_cap, "migration %s failed: %s", m->name, msg ? msg : "error");
+      sqlite3_free(msg);
+      sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+      return e ? e : CF_E_STORE;
+    }
+    a->applied++;
+    a->version = v;
+  }
+  return CF_OK;
+}
+
+static cf_err sq_migrate(void *impl, int *applied, int *version, char *err, size_t err_cap) {
+  sqlite_store *s = impl;
+  migrate_args a = {0, 0, err, err_cap};
+  job j = {.fn = migrate_fn, .arg = &a, .exclusive = true, .wakes = true};
+  cf_err rc = submit(s, &j);
+  if (applied)
+    *applied = a.applied;
+  if (version)
+    *version = a.version;
+  return rc;
+}
+
+static cf_err sq_schema_version(void *impl, int *current, int *latest) {
+  sqlite_store *s = impl;
+  conn *c;
+  cf_err rc = reader_get(s, &c);
+  if (rc)
+    return rc;
+  rc = read_version(c, current);
+  reader_put(s, c);
+  *latest = latest_version();
+  return rc;
+}
+
+static cf_err sq_ping(void *impl) {
+  int current, latest;
+  cf_err rc = sq_schema_version(impl, &current, &latest);
+  if (rc)
+    return rc;
+  return current == latest ? CF_OK : current > latest ? CF_E_STORE_TOO_NEW : CF_E_STORE;
+}
+
+/* ------------------------------------------------------------ open/close */
+
+static void sq_close(void *impl);
+
+static cf_err sq_open(const store_config *cfg, const char *location, void **impl, char *err,
+                      size_t err_cap) {
+  if (!*location) {
+    if (err)
+      snprintf(err, err_cap, "the database path is empty");
+    return CF_E_INVALID;
+  }
+  sqlite_store *s = calloc(1, sizeof *s);
+  if (!s)
+    return CF_E_NOMEM;
+  s->path = strdup(location);
+  s->busy_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : DEFAULT_BUSY_MS;
+  s->batch_max = cfg->group_commit_max > 0 ? cfg->group_commit_max : DEFAULT_BATCH;
+  pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&s->pool_lock, NULL);
+  pthread_cond_init(&s->job_cv, NULL);
+  pthread_cond_init(&s->done_cv, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->work_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  conn *w = NULL;
+  cf_err rc = s->path ? open_conn(s, true, &w, err, err_cap) : CF_E_NOMEM;
+  int version = 0;
+  if (!rc) {
+    s->writer = *w;
+    free(w);
+    rc = read_version(&s->writer, &version);
+    if (rc && err)
+      snprintf(err, err_cap, "cannot read the database %s: %s", s->path,
+               sqlite3_errmsg(s->writer.db));
+  }
+  if (!rc && version > latest_version())
+    rc = too_new(s->path, version, err, err_cap);
+  if (!rc && pthread_create(&s->thread, NULL, writer_main, s) != 0)
+    rc = CF_E_NOMEM;
+  if (rc) {
+    for (int i = 0; i < ST_COUNT; i++)
+      sqlite3_finalize(s->writer.stmts[i]);
+    sqlite3_close(s->writer.db);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->pool_lock);
+    pthread_cond_destroy(&s->job_cv);
+    pthread_cond_destroy(&s->done_cv);
+    pthread_cond_destroy(&s->work_cv);
+    free(s->path);
+    free(s);
+    return rc;
+  }
+  *impl = s;
+  return CF_OK;
+}
+
+static void sq_close(void *impl) {
+  sqlite_store *s = impl;
+  pthread_mutex_lock(&s->lock);
+  s->stopping = true;
+  pthread_cond_broadcast(&s->job_cv);
+  pthread_cond_broadcast(&s->work_cv);
+  pthread_mutex_unlock(&s->lock);
+  pthread_join(s->thread, NULL);
+  for (size_t i = 0; i < s->nidle; i++)
+    conn_close(s->idle[i]);
+  for (int i = 0; i < ST_COUNT; i++)
+    sqlite3_finalize(s->writer.stmts[i]);
+  sqlite3_close(s->writer.db);
+  pthread_mutex_destroy(&s->lock);
+  pthread_mutex_destroy(&s->pool_lock);
+  pthread_cond_destroy(&s->job_cv);
+  pthread_cond_destroy(&s->done_cv);
+  pthread_cond_destroy(&s->work_cv);
+  free(s->path);
+  free(s);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v) {
+  if (v)
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static void bind_int_or_null(sqlite3_stmt *st, int i, int64_t v) {
+  if (v)
+    sqlite3_bind_int64(st, i, v);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static char *column_dup(sqlite3_stmt *st, int i) {
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? strdup((const char *)t) : NULL;
+}
+
+/* Steps a statement expected to change rows; its error, or CF_OK. */
+static cf_err step_done(conn *c, sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  done_with(st);
+  return rc == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+}
+
+#define STMT_OR_FAIL(var, c, id)                                                                   \
+  sqlite3_stmt *var = stmt(c, id);                                                                 \
+  if (!var)                                                                                        \
+  return map_rc(sqlite3_extended_errcode((c)->db))
+
+/* ------------------------------------------------------------ enqueue */
+
+typedef struct enqueue_args {
+  const store_exec_new *e;
+  int64_t now, id;
+} enqueue_args;
+
+static cf_err enqueue_fn(sqlite_store *s, conn *c, void *arg) {
+  (void)s;
+  enqueue_args *a = arg;
+  const store_exec_new *e = a->e;
+  STMT_OR_FAIL(st, c, ST_ENQUEUE);
+  sqlite3_bind_int64(st, 1, e->org_id ? e->org_id : 1);
+  sqlite3_bind_int64(st, 2, e->workflow_id);
+  sqlite3_bind_int(st, 3, e->workflow_version);
+  bind_int_or_null(st, 4, e->schedule_id);
+  if (e->schedule_id)
+    sqlite3_bind_int64(st, 5, e->scheduled_at);
+  else
+    sqlite3_bind_null(st, 5);
+  sqlite3_bind_text(st, 6, e->trigger_kind ? e->trigger_kind : "manual", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, e->trigger_data ? e->trigger_data : "{}", -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 8, e->priority);
+  sqlite3_bind_int64(st, 9, e->run_at ? e->run_at : a->now);
+  sqlite3_bind_int(st, 10, e->max_attempts > 0 ? e->max_attempts : 1);
+  sqlite3_bind_int64(st, 11, e->backoff_ms > 0 ? e->backoff_ms : 1000);
+  sqlite3_bind_int64(st, 12, e->backoff_max_ms > 0 ? e->backoff_max_ms : 300000);
+  bind_int_or_null(st, 13, e->timeout_ms);
+  sqlite3_bind_int64(st, 14, a->now);
+  cf_err rc = step_done(c, st);
+  if (!rc)
+    a->id = sqlite3_last_insert_rowid(c->db);
+  return rc;
+}
+
+static cf_err sq_exec_enqueue(void *impl, const store_exec_new *e, int64_t now, int64_t *id) {
+  enqueue_args a = {e, now, 0};
+  cf_err rc = write_job(impl, enqueue_fn, &a, true);
+  if (!rc && id)
+    *id = a.id;
+  return rc;
+}
+
+/* ------------------------------------------------------------ claim */
+
+typedef struct claim_args {
+  const char *owner;
+  int64_t now, lease_ms;
+  int max;
+  store_claim *claims;
+  size_t count;
+} claim_args;
+
+static cf_err claim_ids(conn *c, enum stmt_id id, int64_t now, int limit, int64_t *ids, size_t *n) {
+  STMT_OR_FAIL(st, c, id);
+  sqlite3_bind_int64(st, 1, now);
+  sqlite3_bind_int(st, 2, limit);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    ids[(*n)++] = sqlite3_column_int64(st, 0);
+  done_with(st);
+  return rc == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+}
+
+static cf_err claim_fn(sqlite_store *s, conn *c, void *arg) {
+  (void)s;
+  claim_args *a = arg;
+  int64_t *ids = malloc((size_t)a->max * sizeof *ids);
+  a->claims = calloc((size_t)a->max, sizeof *a->claims);
+  if (!ids || !a->claims) {
+    free(ids);
+    return CF_E_NOMEM;
+  }
+  size_t n = 0;
+  /* Lost leases first: that work was promised earliest. */
+  cf_err rc = claim_ids(c, ST_CLAIM_EXPIRED, a->now, a->max, ids, &n);
+  if (!rc && n < (size_t)a->max)
+    rc = claim_ids(c, ST_CLAIM_DUE, a->now, a->max - (int)n, ids, &n);
+  for (size_t i = 0; !rc && i < n; i++) {
+    sqlite3_stmt *st = stmt(c, ST_CLAIM_ONE);
+    if (!st) {
+      rc = map_rc(sqlite3_extended_errcode(c->db));
+      break;
+    }
+    sqlite3_bind_int64(st, 1, ids[i]);
+    sqlite3_bind_text(st, 2, a->owner, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, a->now + a->lease_ms);
+    sqlite3_bind_int64(st, 4, a->now);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+      rc = map_rc(sqlite3_extended_errcode(c->db));
+      done_with(st);
+      break;
+    }
+    store_claim *cl = &a->claims[a->count];
+    cl->id = ids[i];
+    cl->workflow_id = sqlite3_column_int64(st, 0);
+    cl->workflow_version = sqlite3_column_int(st, 1);
+    cl->attempt = sqlite3_column_int(st, 2);
+    cl->max_attempts = sqlite3_column_int(st, 3);
+    cl->backoff_ms = sqlite3_column_int64(st, 4);
+    cl->backoff_max_ms = sqlite3_column_int64(st, 5);
+    cl->timeout_ms = sqlite3_column_int64(st, 6);
+    cl->lease_token = sqlite3_column_int64(st, 7);
+    cl->schedule_id = sqlite3_column_int64(st, 8);
+    cl->scheduled_at = sqlite3_column_int64(st, 9);
+    cl->resumes = sqlite3_column_int(st, 10);
+    cl->trigger_kind = column_dup(st, 11);
+    cl->trigger_data = column_dup(st, 12);
+    cl->lease_expires_at = a->now + a->lease_ms;
+    /* The RETURNING row is read; finish the statement. */
+    while (sqlite3_step(st) == SQLITE_ROW)
+      ;
+    done_with(st);
+    a->count++;
+    if (!cl->trigger_kind || !cl->trigger_data) {
+      rc = CF_E_NOMEM;
+      break;
+    }
+    /* A fresh attempt gets its row; a resumed one keeps it, new owner. */
+    sqlite3_stmt *chk = stmt(c, ST_ATTEMPT_OPEN);
+    if (!chk) {
+      rc = map_rc(sqlite3_extended_errcode(c->db));
+      break;
+    }
+    sqlite3_bind_int64(chk, 1, cl->id);
+    sqlite3_bind_int(chk, 2, cl->attempt);
+    bool fresh = sqlite3_step(chk) != SQLITE_ROW;
+    done_with(chk);
+    sqlite3_stmt *ast = stmt(c, fresh ? ST_ATTEMPT_START : ST_ATTEMPT_RESUME);
+    if (!ast) {
+      rc = map_rc(sqlite3_extended_errcode(c->db));
+      break;
+    }
+    sqlite3_bind_int64(ast, 1, cl->id);
+    sqlite3_bind_int(ast, 2, cl->attempt);
+    sqlite3_bind_text(ast, 3, a->owner, -1, SQLITE_STATIC);
+    if (fresh)
+      sqlite3_bind_int64(ast, 4, a->now);
+    rc = step_done(c, ast);
+  }
+  free(ids);
+  return rc;
+}
+
+static cf_err sq_exec_claim(void *impl, const char *owner, int64_t now, int64_t lease_ms, int max,
+                            store_claim **claims, size_t *count) {
+  *claims = NULL;
+  *count = 0;
+  if (max <= 0)
+    return CF_OK;
+  claim_args a = {owner, now, lease_ms, max, NULL, 0};
+  cf_err rc = write_job(impl, claim_fn, &a, false);
+  if (rc) {
+    store_claims_free(a.claims, a.count);
+    return rc;
+  }
+  *claims = a.claims;
+  *count = a.count;
+  return CF_OK;
+}
+
+/* ------------------------------------------------------------ lease writes */
+
+typedef struct lease_args {
+  int64_t id, token, now, lease_ms, run_at;
+  store_exec_status status;
+  const char *error, *result;
+} lease_args;
+
+static cf_err renew_fn(sqlite_store *s, conn *c, void *arg) {
+  (void)s;
+  lease_args *a = arg;
+  STMT_OR_FAIL(st, c, ST_RENEW);
+  sqlite3_bind_int64(st, 1, a->id);
+  sqlite3_bind_int64(st, 2, a->token);
+  sqlite3_bind_int64(st, 3, a->now + a->lease_ms);
+  cf_err rc = step_done(c, st);
+  if (!rc && sqlite3_changes(c->db) == 0)
+    rc = CF_E_LEASE_LOST;
+  return rc;
+}
+
+static cf_err sq_exec_renew(void *impl, int64_t id, int64_t token, int64_t now, int64_t lease_ms) {
+  lease_args a = {.id = id, .token = token, .now = now, .lease_ms = lease_ms};
+  return write_job(impl, renew_fn, &a, false);
+}
+
+/* Runs a fenced UPDATE ... RETURNING attempt; *attempt gets the value. */
+static cf_err fenced_update(conn *c, sqlite3_stmt *st, int *attempt) {
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *attempt = sqlite3_column_int(st, 0);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+      ;
+  } else if (rc == SQLITE_DONE) {
+    done_with(st);
+    return CF_E_LEASE_LOST;
+  }
+  done_with(st);
+  return rc == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+}
+
+static cf_err end_attempt(conn *c, int64_t id, int attempt, int64_t now, const char *status,
+                          const char *error, int64_t backoff_ms) {
+  STMT_OR_FAIL(st, c, ST_ATTEMPT_END);
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_int(st, 2, attempt);
+  sqlite3_bind_int64(st, 3, now);
+  sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
+  bind_text_or_null(st, 5, error);
+  if (backoff_ms >= 0)
+    sqlite3_bind_int64(st, 6, backoff_ms);
+  else
+    sqlite3_bind_null(st, 6);
+  return step_done(c, st);
+}
+
+static cf_err finish_fn(sqlite_store *s, conn *c, void *arg) {
+  (void)s;
+  lease_args *a = arg;
+  STMT_OR_FAIL(st, c, ST_FINISH);
+  const char *status = store_exec_status_name(a->status);
+  sqlite3_bind_int64(st, 1, a->id);
+  sqlite3_bind_int64(st, 2, a->token);
+  sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+  bind_text_or_null(st, 4, a->error);
+  bind_text_or_null(st, 5, a->result);
+  sqlite3_bind_int64(st, 6, a->now);
+  int attempt = 0;
+  cf_err rc = fenced_update(c, st, &attempt);
+  if (!rc)
+    rc = end_attempt(c, a->id, attempt, a->now, status, a->error, -1);
+  return rc;
+}
+
+static cf_err sq_exec_finish(void *impl, int64_t id, int64_t token, store_exec_status status,
+                             const char *error, const char *result, int64_t now) {
+  if (status == STORE_EXEC_QUEUED || status == STORE_EXEC_RUNNING ||
+      !store_exec_status_name(status))
+    return CF_E_INVALID;
+  lease_args a = {
+      .id = id, .token = token, .now = now, .status = status, .error = error, .result = result};
+  return write_job(impl, finish_fn, &a, false);
+}
+
+static cf_err retry_fn(sqlite_store *s, conn *c, void *arg) {
+  (void)s;
+  lease_args *a = arg;
+  STMT_OR_FAIL(st, c, ST_RETRY);
+  sqlite3_bind_int64(st, 1, a->id);
+  sqlite3_bind_int64(st, 2, a->token);
+  sqlite3_bind_int64(st, 3, a->run_at);
+  bind_text_or_null(st, 4, a->error);
+  int attempt = 0;
+  cf_err rc = fenced_update(c, st, &attempt);
+  if (!rc)
+    rc = end_attempt(c, a->id, attempt, a->now, "failed", a->error,
+                     a->run_at > a->now ? a->run_at - a->now : 0);
+  return rc;
+}
+
+static cf_err sq_exec_retry(void *impl, int64_t id, int64_t token, const char *error,
+                            int64_t run_at, int64_t now) {
+  lease_args a = {.id = id, .token = token, .now = now, .run_at = run_at, .error = error};
+  return write_job(impl, retry_fn, &a, true);
+}
+
+static cf_err release_fn(sqlite_store *s, conn *c, void *arg) {
+  (void)s;
+  lease_args *a = arg;
+  STMT_OR_FAIL(st, c, ST_RELEASE_EXEC);
+  sqlite3_bind_int64(st, 1, a->id);
+  sqlite3_bind_int64(st, 2, a->token);
+  sqlite3_bind_int64(st, 3, a->now);
+  int attempt = 0;
+  cf_err rc = fenced_update(c, st, &attempt);
+  if (!rc)
+    rc = end_attempt(c, a->id, attempt, a->now, "released", NULL, 0);
+  return rc;
+}
+
+static cf_err sq_exec_release(void *impl, int64_t id, int64_t token, int64_t now) {
+  lease_args a = {.id = id, .token = token, .now = now};
+  return write_job(impl, release_fn, &a, true);
+}
+
+/* ------------------------------------------------------------ steps */
+
+typedef struct step_args {
+  int64_t id, token;
+  const store_step *step;
+} step_args;
+
+static cf_err step_save_fn(sqlite_store *s, conn *c, void *arg) {
+  (void)s;
+  step_args *a = arg;
+  STMT_OR_FAIL(fence, c, ST_FENCE);
+  sqlite3_bind_int64(fence, 1, a->id);
+  sqlite3_bind_int64(fence, 2, a->token);
+  int rc = sqlite3_step(fence);
+  done_with(fence);
+  if (rc == SQLITE_DONE)
+    return CF_E_LEASE_LOST;
+  if (rc != SQLITE_ROW)
+    return map_rc(sqlite3_extended_errcode(c->db));
+  const store_step *p = a->step;
+  STMT_OR_FAIL(st, c, ST_STEP_SAVE);
+  sqlite3_bind_int64(st, 1, a->id);
+  sqlite3_bind_text(st, 2, p->node_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, p->iteration);
+  sqlite3_bind_text(st, 4, p->status, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 5, p->attempts > 0 ? p->attempts : 1);
+  bind_text_or_null(st, 6, p->input);
+  bind_text_or_null(st, 7, p->output);
+  bind_text_or_null(st, 8, p->error);
+  sqlite3_bind_int64(st, 9, p->started_at);
+  bind_int_or_null(st, 10, p->finished_at);
+  return step_done(c, st);
+}
+
+static cf_err sq_step_save(void *impl, int64_t execution_id, int64_t token,
+                           const store_step *step) {
+  if (!step->node_id || !step->status)
+    return CF_E_INVALID;
+  step_args a = {execution_id, token, step};
+  return write_job(impl, step_save_fn, &a, false);
+}
+
+/* ------------------------------------------------------------ prune */
+
+typedef struct prune_args {
+  int64_t before;
+  int limit;
+  int64_t deleted;
+} prune_args;
+
+static cf_err prune_fn(sqlite_store *s, conn *c, void *arg) {
+  (void)s;
+  prune_args *a = arg;
+  STMT_OR_FAIL(st, c, ST_PRUNE);
+  sqlite3_bind_int64(st, 1, a->before);
+  sqlite3_bind_int(st, 2, a->limit);
+  cf_err rc = step_done(c, st);
+  if (!rc)
+    a->deleted = sqlite3_changes(c->db);
+  return rc;
+}
+
+static cf_err sq_exec_prune(void *impl, int64_t before, int limit, int64_t *deleted) {
+  prune_args a = {before, limit > 0 ? limit : 1000, 0};
+  cf_err rc = write_job(impl, prune_fn, &a, false);
+  if (deleted)
+    *deleted = a.deleted;
+  return rc;
+}
+
+/* ------------------------------------------------------------ reads */
+
+static cf_err sq_exec_get(void *impl, int64_t id, store_exec *out) {
+  sqlite_store *s = impl;
+  memset(out, 0, sizeof *out);
+  conn *c;
+  cf_err rc = reader_get(s, &c);
+  if (rc)
+    return rc;
+  sqlite3_stmt *st = stmt(c, ST_GET);
+  if (!st) {
+    rc = map_rc(sqlite3_extended_errcode(c->db));
+    reader_put(s, c);
+    return rc;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW) {
+    out->id = sqlite3_column_int64(st, 0);
+    out->org_id = sqlite3_column_int64(st, 1);
+    out->workflow_id = sqlite3_column_int64(st, 2);
+    out->workflow_version = sqlite3_column_int(st, 3);
+    out->schedule_id = sqlite3_column_int64(st, 4);
+    out->scheduled_at = sqlite3_column_int64(st, 5);
+    if (!store_exec_status_parse((const char *)sqlite3_column_text(st, 6), &out->status))
+      rc = CF_E_STORE_CORRUPT;
+    out->attempt = sqlite3_column_int(st, 7);
+    out->max_attempts = sqlite3_column_int(st, 8);
+    out->run_at = sqlite3_column_int64(st, 9);
+    out->created_at = sqlite3_column_int64(st, 10);
+    out->started_at = sqlite3_column_int64(st, 11);
+    out->finished_at = sqlite3_column_int64(st, 12);
+    out->lease_token = sqlite3_column_int64(st, 13);
+    out->trigger_kind = column_dup(st, 14);
+    out->trigger_data = column_dup(st, 15);
+    out->error = column_dup(st, 16);
+    out->result = column_dup(st, 17);
+  } else {
+    rc = step == SQLITE_DONE ? CF_E_NOT_FOUND : map_rc(sqlite3_extended_errcode(c->db));
+  }
+  done_with(st);
+  reader_put(s, c);
+  if (rc)
+    store_exec_clear(out);
+  return rc;
+}
+
+static cf_err sq_exec_counts(void *impl, int64_t counts[6]) {
+  sqlite_store *s = impl;
+  memset(counts, 0, 6 * sizeof *counts);
+  conn *c;
+  cf_err rc = reader_get(s, &c);
+  if (rc)
+    return rc;
+  sqlite3_stmt *st = stmt(c, ST_COUNTS);
+  if (!st) {
+    rc = map_rc(sqlite3_extended_errcode(c->db));
+    reader_put(s, c);
+    return rc;
+  }
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    store_exec_status status;
+    if (store_exec_status_parse((const char *)sqlite3_column_text(st, 0), &status))
+      counts[status] = sqlite3_column_int64(st, 1);
+  }
+  rc = step == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+  done_with(st);
+  reader_put(s, c);
+  return rc;
+}
+
+static cf_err sq_exec_next_due(void *impl, int64_t *run_at) {
+  sqlite_store *s = impl;
+  conn *c;
+  cf_err rc = reader_get(s, &c);
+  if (rc)
+    return rc;
+  sqlite3_stmt *st = stmt(c, ST_NEXT_DUE);
+  if (!st) {
+    rc = map_rc(sqlite3_extended_errcode(c->db));
+    reader_put(s, c);
+    return rc;
+  }
+  int step = sqlite3_step(st);
+  if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+    *run_at = sqlite3_column_int64(st, 0);
+  else
+    rc = step == SQLITE_ROW ? CF_E_NOT_FOUND : map_rc(sqlite3_extended_errcode(c->db));
+  done_with(st);
+  reader_put(s, c);
+  return rc;
+}
+
+static cf_err sq_attempt_list(void *impl, int64_t execution_id, store_attempt **out,
+                              size_t *count) {
+  sqlite_store *s = impl;
+  *out = NULL;
+  *count = 0;
+  conn *c;
+  cf_err rc = reader_get(s, &c);
+  if (rc)
+    return rc;
+  sqlite3_stmt *st = stmt(c, ST_ATTEMPT_LIST);
+  if (!st) {
+    rc = map_rc(sqlite3_extended_errcode(c->db));
+    reader_put(s, c);
+    return rc;
+  }
+  sqlite3_bind_int64(st, 1, execution_id);
+  size_t cap = 0;
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*count == cap) {
+      cap = cap ? cap * 2 : 8;
+      store_attempt *p = realloc(*out, cap * sizeof **out);
+      if (!p) {
+        rc = CF_E_NOMEM;
+        break;
+      }
+      *out = p;
+    }
+    store_attempt *a = &(*out)[(*count)++];
+    a->attempt = sqlite3_column_int(st, 0);
+    a->lease_owner = column_dup(st, 1);
+    a->status = column_dup(st, 2);
+    a->error = column_dup(st, 3);
+    a->started_at = sqlite3_column_int64(st, 4);
+    a->finished_at = sqlite3_column_int64(st, 5);
+    a->backoff_ms = sqlite3_column_int64(st, 6);
+  }
+  if (!rc && step != SQLITE_DONE)
+    rc = map_rc(sqlite3_extended_errcode(c->db));
+  done_with(st);
+  reader_put(s, c);
+  if (rc) {
+    store_attempts_free(*out, *count);
+    *out = NULL;
+    *count = 0;
+  }
+  return rc;
+}
+
+static cf_err sq_step_list(void *impl, int64_t execution_id, store_step **out, size_t *count) {
+  sqlite_store *s = impl;
+  *out = NULL;
+  *count = 0;
+  conn *c;
+  cf_err rc = reader_get(s, &c);
+  if (rc)
+    return rc;
+  sqlite3_stmt *st = stmt(c, ST_STEP_LIST);
+  if (!st) {
+    rc = map_rc(sqlite3_extended_errcode(c->db));
+    reader_put(s, c);
+    return rc;
+  }
+  sqlite3_bind_int64(st, 1, execution_id);
+  size_t cap = 0;
+  int step;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*count == cap) {
+      cap = cap ? cap * 2 : 8;
+      store_step *p = realloc(*out, cap * sizeof **out);
+      if (!p) {
+        rc = CF_E_NOMEM;
+        break;
+      }
+      *out = p;
+    }
+    store_step *p = &(*out)[(*count)++];
+    p->node_id = column_dup(st, 0);
+    p->iteration = sqlite3_column_int(st, 1);
+    p->status = column_dup(st, 2);
+    p->attempts = sqlite3_column_int(st, 3);
+    p->input = column_dup(st, 4);
+    p->output = column_dup(st, 5);
+    p->error = column_dup(st, 6);
+    p->started_at = sqlite3_column_int64(st, 7);
+    p->finished_at = sqlite3_column_int64(st, 8);
+  }
+  if (!rc && step != SQLITE_DONE)
+    rc = map_rc(sqlite3_extended_errcode(c->db));
+  done_with(st);
+  reader_put(s, c);
+  if (rc) {
+    store_steps_free(*out, *count);
+    *out = NULL;
+    *count = 0;
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------ wake-ups */
+
+static uint64_t sq_work_seq(void *impl) {
+  sqlite_store *s = impl;
+  pthread_mutex_lock(&s->lock);
+  uint64_t seq = s->work_seq;
+  pthread_mutex_unlock(&s->lock);
+  return seq;
+}
+
+static void sq_wait_work(void *impl, uint64_t seen, int64_t timeout_ms) {
+  sqlite_store *s = impl;
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  if (timeout_ms < 0)
+    timeout_ms = 0;
+  until.tv_sec += (time_t)(timeout_ms / 1000);
+  until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&s->lock);
+  while (s->work_seq == seen && !s->stopping)
+    if (pthread_cond_timedwait(&s->work_cv, &s->lock, &until) == ETIMEDOUT)
+      break;
+  pthread_mutex_unlock(&s->lock);
+}
+
+const store_backend store_sqlite_backend = {
+    .name = "sqlite",
+    .scheme = "sqlite:",
+    .open = sq_open,
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .schema_version = sq_schema_version,
+    .ping = sq_ping,
+    .exec_enqueue = sq_exec_enqueue,
+    .exec_claim = sq_exec_claim,
+    .exec_renew = sq_exec_renew,
+    .exec_finish = sq_exec_finish,
+    .exec_retry = sq_exec_retry,
+    .exec_release = sq_exec_release,
+    .exec_get = sq_exec_get,
+    .exec_counts = sq_exec_counts,
+    .exec_next_due = sq_exec_next_due,
+    .work_seq = sq_work_seq,
+    .wait_work = sq_wait_work,
+    .exec_prune = sq_exec_prune,
+    .attempt_list = sq_attempt_list,
+    .step_save = sq_step_save,
+    .step_list = sq_step_list,
+};

@@ -1,0 +1,195 @@
+/*
+ * store.c — picks a backend by URL and forwards every operation to it;
+ * the pieces every backend shares (status names, freeing results).
+ */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+  const store_backend *backend;
+  void *impl;
+};
+
+static const store_backend *const backends[] = {&store_sqlite_backend};
+
+cf_err store_open(const store_config *cfg, store **out, char *err, size_t err_cap) {
+  *out = NULL;
+  if (err && err_cap)
+    err[0] = '\0';
+  const char *url = cfg->url;
+  const store_backend *chosen = NULL;
+  const char *location = url;
+  for (size_t i = 0; i < sizeof backends / sizeof *backends; i++) {
+    const char *scheme = backends[i]->scheme;
+    size_t n = strlen(scheme);
+    if (strncmp(url, scheme, n) == 0) {
+      chosen = backends[i];
+      location = url + n;
+    }
+  }
+  if (!chosen) {
+    if (strstr(url, "://")) {
+      if (err)
+        snprintf(err, err_cap, "unsupported database URL '%.200s' (use a file path or sqlite:PATH)",
+                 url);
+      return CF_E_INVALID;
+    }
+    chosen = &store_sqlite_backend;
+  }
+  store *s = calloc(1, sizeof *s);
+  if (!s)
+    return CF_E_NOMEM;
+  s->backend = chosen;
+  cf_err rc = chosen->open(cfg, location, &s->impl, err, err_cap);
+  if (rc) {
+    free(s);
+    return rc;
+  }
+  *out = s;
+  return CF_OK;
+}
+
+void store_close(store *s) {
+  if (!s)
+    return;
+  s->backend->close(s->impl);
+  free(s);
+}
+
+const char *store_backend_name(const store *s) {
+  return s->backend->name;
+}
+
+cf_err store_migrate(store *s, int *applied, int *version, char *err, size_t err_cap) {
+  return s->backend->migrate(s->impl, applied, version, err, err_cap);
+}
+
+cf_err store_schema_version(store *s, int *current, int *latest) {
+  return s->backend->schema_version(s->impl, current, latest);
+}
+
+cf_err store_ping(store *s) {
+  return s->backend->ping(s->impl);
+}
+
+static const char *const status_names[] = {"queued", "running",   "succeeded",
+                                           "failed", "cancelled", "timed_out"};
+
+const char *store_exec_status_name(store_exec_status status) {
+  if ((unsigned)status >= sizeof status_names / sizeof *status_names)
+    return NULL;
+  return status_names[status];
+}
+
+bool store_exec_status_parse(const char *name, store_exec_status *out) {
+  for (size_t i = 0; i < sizeof status_names / sizeof *status_names; i++)
+    if (strcmp(name, status_names[i]) == 0) {
+      *out = (store_exec_status)i;
+      return true;
+    }
+  return false;
+}
+
+cf_err store_exec_enqueue(store *s, const store_exec_new *e, int64_t now, int64_t *id) {
+  return s->backend->exec_enqueue(s->impl, e, now, id);
+}
+
+cf_err store_exec_claim(store *s, const char *owner, int64_t now, int64_t lease_ms, int max,
+                        store_claim **claims, size_t *count) {
+  return s->backend->exec_claim(s->impl, owner, now, lease_ms, max, claims, count);
+}
+
+void store_claims_free(store_claim *claims, size_t count) {
+  for (size_t i = 0; claims && i < count; i++) {
+    free(claims[i].trigger_kind);
+    free(claims[i].trigger_data);
+  }
+  free(claims);
+}
+
+cf_err store_exec_renew(store *s, int64_t id, int64_t token, int64_t now, int64_t lease_ms) {
+  return s->backend->exec_renew(s->impl, id, token, now, lease_ms);
+}
+
+cf_err store_exec_finish(store *s, int64_t id, int64_t token, store_exec_status status,
+                         const char *error, const char *result, int64_t now) {
+  return s->backend->exec_finish(s->impl, id, token, status, error, result, now);
+}
+
+cf_err store_exec_retry(store *s, int64_t id, int64_t token, const char *error, int64_t run_at,
+                        int64_t now) {
+  return s->backend->exec_retry(s->impl, id, token, error, run_at, now);
+}
+
+cf_err store_exec_release(store *s, int64_t id, int64_t token, int64_t now) {
+  return s->backend->exec_release(s->impl, id, token, now);
+}
+
+cf_err store_exec_get(store *s, int64_t id, store_exec *out) {
+  return s->backend->exec_get(s->impl, id, out);
+}
+
+void store_exec_clear(store_exec *e) {
+  if (!e)
+    return;
+  free(e->trigger_kind);
+  free(e->trigger_data);
+  free(e->error);
+  free(e->result);
+  memset(e, 0, sizeof *e);
+}
+
+cf_err store_exec_counts(store *s, int64_t counts[6]) {
+  return s->backend->exec_counts(s->impl, counts);
+}
+
+cf_err store_exec_next_due(store *s, int64_t *run_at) {
+  return s->backend->exec_next_due(s->impl, run_at);
+}
+
+uint64_t store_work_seq(store *s) {
+  return s->backend->work_seq(s->impl);
+}
+
+void store_wait_work(store *s, uint64_t seen, int64_t timeout_ms) {
+  s->backend->wait_work(s->impl, seen, timeout_ms);
+}
+
+cf_err store_exec_prune(store *s, int64_t before, int limit, int64_t *deleted) {
+  return s->backend->exec_prune(s->impl, before, limit, deleted);
+}
+
+cf_err store_attempt_list(store *s, int64_t execution_id, store_attempt **out, size_t *count) {
+  return s->backend->attempt_list(s->impl, execution_id, out, count);
+}
+
+void store_attempts_free(store_attempt *a, size_t count) {
+  for (size_t i = 0; a && i < count; i++) {
+    free(a[i].lease_owner);
+    free(a[i].status);
+    free(a[i].error);
+  }
+  free(a);
+}
+
+cf_err store_step_save(store *s, int64_t execution_id, int64_t token, const store_step *step) {
+  return s->backend->step_save(s->impl, execution_id, token, step);
+}
+
+cf_err store_step_list(store *s, int64_t execution_id, store_step **out, size_t *count) {
+  return s->backend->step_list(s->impl, execution_id, out, count);
+}
+
+void store_steps_free(store_step *steps, size_t count) {
+  for (size_t i = 0; steps && i < count; i++) {
+    free((char *)steps[i].node_id);
+    free((char *)steps[i].status);
+    free((char *)steps[i].input);
+    free((char *)steps[i].output);
+    free((char *)steps[i].error);
+  }
+  free(steps);
+}

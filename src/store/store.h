@@ -1,0 +1,221 @@
+/*
+ * store.h — cronflow's durable state behind one interface: schema
+ * migrations, and executions as a queue (enqueue, claim with a lease,
+ * renew, checkpoint steps, finish, retry later, release).
+ *
+ * A store is opened from a URL: "sqlite:PATH" or a plain path selects the
+ * embedded SQLite backend (sqlite.c); PostgreSQL joins behind the same
+ * table of operations (store_int.h). Every function is thread-safe. Times
+ * are milliseconds since the Unix epoch (UTC), passed in by the caller so
+ * that tests can drive a clock.
+ *
+ * Write operations are durable when they return CF_OK: the backend has
+ * committed them (SQLite: fsync of the WAL, many writes per fsync under
+ * load — group commit). An error return means nothing of that operation
+ * was kept.
+ *
+ * Claims are fenced: every claim of an execution raises its lease_token,
+ * and every later write about that execution names the token it holds. A
+ * worker whose lease expired and was claimed again gets CF_E_LEASE_LOST and
+ * must stop touching the execution.
+ */
+#ifndef CF_STORE_STORE_H
+#define CF_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef struct store store;
+
+typedef struct store_config {
+  const char *url;      /* "sqlite:PATH" or PATH */
+  int busy_timeout_ms;  /* waiting for another process's lock; 0 = 5000 */
+  int group_commit_max; /* writes per transaction at most; 0 = 512 */
+} store_config;
+
+/*
+ * Opens a store. Refuses a database whose schema is newer than this build
+ * (CF_E_STORE_TOO_NEW). Does not migrate: call store_migrate. On error a
+ * message for people goes to err (when not NULL). Returns
+ * CF_E_STORE_CANTOPEN, CF_E_STORE_READONLY, CF_E_STORE_BUSY,
+ * CF_E_STORE_CORRUPT, CF_E_INVALID (bad URL), CF_E_NOMEM.
+ */
+CF_MUST_CHECK cf_err store_open(const store_config *cfg, store **out, char *err, size_t err_cap);
+
+/* Waits for writes in flight, then closes. NULL is a no-op. */
+void store_close(store *s);
+
+/* "sqlite" (or "postgres"). */
+const char *store_backend_name(const store *s);
+
+/*
+ * Applies pending migrations, each in its own transaction, each once.
+ * *applied (may be NULL) counts them; *version (may be NULL) is the schema
+ * version afterwards.
+ */
+CF_MUST_CHECK cf_err store_migrate(store *s, int *applied, int *version, char *err, size_t err_cap);
+
+/* The schema version of the database and the latest this build knows. */
+CF_MUST_CHECK cf_err store_schema_version(store *s, int *current, int *latest);
+
+/* CF_OK when the database answers and its schema is current. */
+CF_MUST_CHECK cf_err store_ping(store *s);
+
+/* ------------------------------------------------------------ executions */
+
+typedef enum store_exec_status {
+  STORE_EXEC_QUEUED,
+  STORE_EXEC_RUNNING,
+  STORE_EXEC_SUCCEEDED,
+  STORE_EXEC_FAILED,
+  STORE_EXEC_CANCELLED,
+  STORE_EXEC_TIMED_OUT,
+} store_exec_status;
+
+/* "queued", "running", ...; NULL for an unknown value. */
+const char *store_exec_status_name(store_exec_status status);
+/* The status named `name`; false if there is none. */
+bool store_exec_status_parse(const char *name, store_exec_status *out);
+
+typedef struct store_exec_new {
+  int64_t org_id; /* 0 = the default organization (1) */
+  int64_t workflow_id;
+  int32_t workflow_version;
+  int64_t schedule_id;      /* 0 = not scheduled */
+  int64_t scheduled_at;     /* with schedule_id: the fire instant */
+  const char *trigger_kind; /* "manual", "schedule", "webhook", "rerun", "api" */
+  const char *trigger_data; /* JSON object text; NULL = {} */
+  int32_t priority;         /* higher first */
+  int64_t run_at;           /* not before; 0 = now */
+  int32_t max_attempts;     /* 0 = 1 */
+  int64_t backoff_ms;       /* first retry delay; 0 = 1000 */
+  int64_t backoff_max_ms;   /* 0 = 300000 */
+  int64_t timeout_ms;       /* 0 = none */
+} store_exec_new;
+
+/*
+ * Enqueues one execution, durably. CF_E_CONFLICT when (schedule_id,
+ * scheduled_at) already has one; CF_E_INVALID for bad JSON or a bad kind.
+ */
+CF_MUST_CHECK cf_err store_exec_enqueue(store *s, const store_exec_new *e, int64_t now,
+                                        int64_t *id);
+
+typedef struct store_claim {
+  int64_t id;
+  int64_t workflow_id;
+  int32_t workflow_version;
+  int32_t attempt; /* 1 for the first attempt */
+  int32_t max_attempts;
+  int64_t backoff_ms, backoff_max_ms, timeout_ms;
+  int64_t lease_token; /* name it in every later write */
+  int64_t lease_expires_at;
+  int64_t schedule_id, scheduled_at;
+  int32_t resumes;    /* how often it was claimed again after a lost lease */
+  char *trigger_kind; /* owned by the claim array */
+  char *trigger_data;
+} store_claim;
+
+/*
+ * Claims up to `max` executions that are due (queued with run_at <= now,
+ * highest priority first, then oldest) or whose lease expired (running
+ * with lease_expires_at <= now), for `owner`, until now + lease_ms.
+ * *claims is an array of *count entries (possibly 0); free it with
+ * store_claims_free.
+ */
+CF_MUST_CHECK cf_err store_exec_claim(store *s, const char *owner, int64_t now, int64_t lease_ms,
+                                      int max, store_claim **claims, size_t *count);
+void store_claims_free(store_claim *claims, size_t count);
+
+/* Extends a lease to now + lease_ms. CF_E_LEASE_LOST if fenced out. */
+CF_MUST_CHECK cf_err store_exec_renew(store *s, int64_t id, int64_t lease_token, int64_t now,
+                                      int64_t lease_ms);
+
+/*
+ * Ends an execution: succeeded, failed (no retry left), cancelled or
+ * timed_out, with an error message and a JSON result (each may be NULL).
+ */
+CF_MUST_CHECK cf_err store_exec_finish(store *s, int64_t id, int64_t lease_token,
+                                       store_exec_status status, const char *error,
+                                       const char *result, int64_t now);
+
+/* Records a failed attempt and queues the next one at run_at. */
+CF_MUST_CHECK cf_err store_exec_retry(store *s, int64_t id, int64_t lease_token, const char *error,
+                                      int64_t run_at, int64_t now);
+
+/* Gives an execution back (graceful shutdown): queued again at once, the
+ * attempt not counted. */
+CF_MUST_CHECK cf_err store_exec_release(store *s, int64_t id, int64_t lease_token, int64_t now);
+
+typedef struct store_exec {
+  int64_t id, org_id, workflow_id;
+  int32_t workflow_version;
+  int64_t schedule_id, scheduled_at;
+  store_exec_status status;
+  int32_t attempt, max_attempts;
+  int64_t run_at, created_at, started_at, finished_at; /* 0 = not yet */
+  int64_t lease_token;
+  char *trigger_kind, *trigger_data, *error, *result; /* owned; NULL = none */
+} store_exec;
+
+/* One execution; CF_E_NOT_FOUND. Free with store_exec_clear. */
+CF_MUST_CHECK cf_err store_exec_get(store *s, int64_t id, store_exec *out);
+void store_exec_clear(store_exec *e);
+
+/* How many executions are in each status (indexed by store_exec_status). */
+CF_MUST_CHECK cf_err store_exec_counts(store *s, int64_t counts[6]);
+
+/* The earliest run_at among queued executions; CF_E_NOT_FOUND if none. */
+CF_MUST_CHECK cf_err store_exec_next_due(store *s, int64_t *run_at);
+
+/*
+ * Wake-ups for workers. store_work_seq returns a counter that goes up each
+ * time an execution may have become claimable (an enqueue, retry or release
+ * committed through this store). Read it before claiming; if nothing was
+ * claimed, store_wait_work(s, seen, timeout) sleeps until the counter moves
+ * past `seen` or timeout_ms passes, so no wake-up between the two is lost.
+ * Other processes' writes are seen when the caller's timeout comes round.
+ */
+uint64_t store_work_seq(store *s);
+void store_wait_work(store *s, uint64_t seen, int64_t timeout_ms);
+
+/* Deletes up to `limit` finished executions (with their steps, logs and
+ * attempts) that finished before `before`. */
+CF_MUST_CHECK cf_err store_exec_prune(store *s, int64_t before, int limit, int64_t *deleted);
+
+/* ------------------------------------------------------------ attempts */
+
+typedef struct store_attempt {
+  int32_t attempt;
+  char *lease_owner, *status, *error; /* owned; NULL = none */
+  int64_t started_at, finished_at, backoff_ms;
+} store_attempt;
+
+CF_MUST_CHECK cf_err store_attempt_list(store *s, int64_t execution_id, store_attempt **out,
+                                        size_t *count);
+void store_attempts_free(store_attempt *a, size_t count);
+
+/* ------------------------------------------------------------ steps */
+
+typedef struct store_step {
+  const char *node_id;
+  int32_t iteration;
+  const char *status; /* "running", "succeeded", "failed", ... */
+  int32_t attempts;
+  const char *input, *output, *error; /* JSON, JSON, text; NULL = none */
+  int64_t started_at, finished_at;
+} store_step;
+
+/* Saves (inserts or replaces) one step's checkpoint, fenced by the lease. */
+CF_MUST_CHECK cf_err store_step_save(store *s, int64_t execution_id, int64_t lease_token,
+                                     const store_step *step);
+
+/* The checkpoints of an execution, in start order. Free with
+ * store_steps_free (the strings belong to the array). */
+CF_MUST_CHECK cf_err store_step_list(store *s, int64_t execution_id, store_step **out,
+                                     size_t *count);
+void store_steps_free(store_step *steps, size_t count);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * store_int.h — the table of operations a store backend provides (internal
+ * to store/). One backend per file; store.c picks one by URL and forwards
+ * every call, so callers never see which backend they talk to.
+ */
+#ifndef CF_STORE_STORE_INT_H
+#define CF_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+typedef struct store_backend {
+  const char *name;
+  /* The URL prefix that selects the backend ("sqlite:"); NULL = the
+   * default for plain paths. */
+  const char *scheme;
+  cf_err (*open)(const store_config *cfg, const char *location, void **impl, char *err,
+                 size_t err_cap);
+  void (*close)(void *impl);
+  cf_err (*migrate)(void *impl, int *applied, int *version, char *err, size_t err_cap);
+  cf_err (*schema_version)(void *impl, int *current, int *latest);
+  cf_err (*ping)(void *impl);
+
+  cf_err (*exec_enqueue)(void *impl, const store_exec_new *e, int64_t now, int64_t *id);
+  cf_err (*exec_claim)(void *impl, const char *owner, int64_t now, int64_t lease_ms, int max,
+                       store_claim **claims, size_t *count);
+  cf_err (*exec_renew)(void *impl, int64_t id, int64_t token, int64_t now, int64_t lease_ms);
+  cf_err (*exec_finish)(void *impl, int64_t id, int64_t token, store_exec_status status,
+                        const char *error, const char *result, int64_t now);
+  cf_err (*exec_retry)(void *impl, int64_t id, int64_t token, const char *error, int64_t run_at,
+                       int64_t now);
+  cf_err (*exec_release)(void *impl, int64_t id, int64_t token, int64_t now);
+  cf_err (*exec_get)(void *impl, int64_t id, store_exec *out);
+  cf_err (*exec_counts)(void *impl, int64_t counts[6]);
+  cf_err (*exec_next_due)(void *impl, int64_t *run_at);
+  uint64_t (*work_seq)(void *impl);
+  void (*wait_work)(void *impl, uint64_t seen, int64_t timeout_ms);
+  cf_err (*exec_prune)(void *impl, int64_t before, int limit, int64_t *deleted);
+  cf_err (*attempt_list)(void *impl, int64_t execution_id, store_attempt **out, size_t *count);
+  cf_err (*step_save)(void *impl, int64_t execution_id, int64_t token, const store_step *step);
+  cf_err (*step_list)(void *impl, int64_t execution_id, store_step **out, size_t *count);
+} store_backend;
+
+extern const store_backend store_sqlite_backend;
+
+#endif

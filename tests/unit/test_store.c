@@ -1,0 +1,507 @@
+/*
+ * test_store.c — the SQLite store on a real file: migrations (once, and
+ * refusing a newer schema), executions as a queue (priority and due order,
+ * unique fires, leases, fencing, resumes, retries with their backoff
+ * recorded, release, steps, pruning), group commit under concurrent
+ * writers, wake-ups, and the failures a disk or another process can cause
+ * (a read-only file, a locked database), each a clear error with nothing
+ * acknowledged lost.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+static char dir[64];
+static char path[128];
+static store *st;
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/cronflow-store-XXXXXX");
+  if (!mkdtemp(dir))
+    return -1;
+  snprintf(path, sizeof path, "%s/test.db", dir);
+  store_config cfg = {.url = path, .busy_timeout_ms = 200};
+  char err[256];
+  if (store_open(&cfg, &st, err, sizeof err) != CF_OK) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  int applied, version;
+  if (store_migrate(st, &applied, &version, err, sizeof err) != CF_OK) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  return applied >= 1 && version >= 1 ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  store_close(st);
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static store_exec_new job(int64_t workflow, int32_t priority, int64_t run_at) {
+  store_exec_new e = {.workflow_id = workflow,
+                      .workflow_version = 1,
+                      .trigger_kind = "manual",
+                      .priority = priority,
+                      .run_at = run_at};
+  return e;
+}
+
+/* Claims everything claimable at `now` and finishes it, to start clean. */
+static void drain(int64_t now) {
+  store_claim *c;
+  size_t n;
+  do {
+    assert_int_equal(store_exec_claim(st, "drain", now, 1000, 100, &c, &n), CF_OK);
+    for (size_t i = 0; i < n; i++)
+      assert_int_equal(
+          store_exec_finish(st, c[i].id, c[i].lease_token, STORE_EXEC_CANCELLED, NULL, NULL, now),
+          CF_OK);
+    store_claims_free(c, n);
+  } while (n > 0);
+}
+
+static void test_migrations(void **state) {
+  (void)state;
+  int applied = -1, version = 0, current, latest;
+  assert_int_equal(store_migrate(st, &applied, &version, NULL, 0), CF_OK);
+  assert_int_equal(applied, 0); /* each migration once */
+  assert_int_equal(store_schema_version(st, &current, &latest), CF_OK);
+  assert_int_equal(current, latest);
+  assert_int_equal(version, latest);
+  assert_int_equal(store_ping(st), CF_OK);
+  assert_string_equal(store_backend_name(st), "sqlite");
+}
+
+static void test_newer_schema_refused(void **state) {
+  (void)state;
+  char p2[160], err[300];
+  snprintf(p2, sizeof p2, "%s/newer.db", dir);
+  store *s2;
+  store_config cfg = {.url = p2};
+  assert_int_equal(store_open(&cfg, &s2, err, sizeof err), CF_OK);
+  assert_int_equal(store_migrate(s2, NULL, NULL, err, sizeof err), CF_OK);
+  store_close(s2);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(p2, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db,
+                                "INSERT INTO schema_migrations VALUES (999, '0999_future.sql', 0)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(store_open(&cfg, &s2, err, sizeof err), CF_E_STORE_TOO_NEW);
+  assert_non_null(strstr(err, "newer cronflow"));
+  assert_non_null(strstr(err, "999"));
+}
+
+static void test_bad_urls(void **state) {
+  (void)state;
+  store *s2;
+  char err[300];
+  store_config cfg = {.url = "mysql://localhost/db"};
+  assert_int_equal(store_open(&cfg, &s2, err, sizeof err), CF_E_INVALID);
+  assert_non_null(strstr(err, "unsupported"));
+  cfg.url = "/nonexistent-dir/sub/x.db";
+  assert_int_equal(store_open(&cfg, &s2, err, sizeof err), CF_E_STORE_CANTOPEN);
+  assert_non_null(strstr(err, "/nonexistent-dir/sub/x.db"));
+  /* A file that is not a database. */
+  char p2[160];
+  snprintf(p2, sizeof p2, "%s/garbage.db", dir);
+  FILE *f = fopen(p2, "w");
+  fputs("this is not a database, just some text that is long enough to be a header......", f);
+  fclose(f);
+  cfg.url = p2;
+  assert_int_equal(store_open(&cfg, &s2, err, sizeof err), CF_E_STORE_CORRUPT);
+}
+
+static void test_claim_order(void **state) {
+  (void)state;
+  int64_t now = 1000000;
+  drain(now);
+  int64_t low, high, later, future;
+  store_exec_new e = job(7, 0, now - 50);
+  assert_int_equal(store_exec_enqueue(st, &e, now, &low), CF_OK);
+  e = job(7, 5, now - 10);
+  assert_int_equal(store_exec_enqueue(st, &e, now, &high), CF_OK);
+  e = job(7, 0, now - 5);
+  assert_int_equal(store_exec_enqueue(st, &e, now, &later), CF_OK);
+  e = job(7, 9, now + 60000);
+  assert_int_equal(store_exec_enqueue(st, &e, now, &future), CF_OK);
+  int64_t due;
+  assert_int_equal(store_exec_next_due(st, &due), CF_OK);
+  assert_int_equal(due, now - 50);
+  store_claim *c;
+  size_t n;
+  assert_int_equal(store_exec_claim(st, "w1", now, 10000, 10, &c, &n), CF_OK);
+  /* Priority first, then the oldest; not the future one. */
+  assert_int_equal(n, 3);
+  assert_int_equal(c[0].id, high);
+  assert_int_equal(c[1].id, low);
+  assert_int_equal(c[2].id, later);
+  assert_int_equal(c[0].attempt, 1);
+  assert_string_equal(c[0].trigger_kind, "manual");
+  assert_string_equal(c[0].trigger_data, "{}");
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(store_exec_finish(st, c[i].id, c[i].lease_token, STORE_EXEC_SUCCEEDED, NULL,
+                                       "{\"ok\":true}", now + 1),
+                     CF_OK);
+  store_claims_free(c, n);
+  assert_int_equal(store_exec_claim(st, "w1", now + 60000, 10000, 10, &c, &n), CF_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(c[0].id, future);
+  assert_int_equal(store_exec_finish(st, c[0].id, c[0].lease_token, STORE_EXEC_SUCCEEDED, NULL,
+                                     NULL, now + 60001),
+                   CF_OK);
+  store_claims_free(c, n);
+  store_exec x;
+  assert_int_equal(store_exec_get(st, high, &x), CF_OK);
+  assert_int_equal(x.status, STORE_EXEC_SUCCEEDED);
+  assert_string_equal(x.result, "{\"ok\":true}");
+  assert_int_equal(x.finished_at, now + 1);
+  assert_int_equal(x.started_at, now);
+  store_exec_clear(&x);
+  assert_int_equal(store_exec_get(st, 987654321, &x), CF_E_NOT_FOUND);
+}
+
+static void test_unique_fires_and_bad_input(void **state) {
+  (void)state;
+  int64_t now = 2000000, id, id2;
+  store_exec_new e = job(8, 0, 0);
+  e.schedule_id = 42;
+  e.scheduled_at = 1700000000000;
+  e.trigger_kind = "schedule";
+  assert_int_equal(store_exec_enqueue(st, &e, now, &id), CF_OK);
+  assert_int_equal(store_exec_enqueue(st, &e, now, &id2), CF_E_CONFLICT);
+  e.scheduled_at += 1000;
+  assert_int_equal(store_exec_enqueue(st, &e, now, &id2), CF_OK);
+  store_exec_new bad = job(8, 0, 0);
+  bad.trigger_data = "{not json";
+  assert_int_equal(store_exec_enqueue(st, &bad, now, &id2), CF_E_INVALID);
+  bad = job(8, 0, 0);
+  bad.trigger_kind = "carrier-pigeon";
+  assert_int_equal(store_exec_enqueue(st, &bad, now, &id2), CF_E_INVALID);
+  drain(now);
+}
+
+static void test_leases_and_fencing(void **state) {
+  (void)state;
+  int64_t now = 3000000, id;
+  drain(now);
+  store_exec_new e = job(9, 0, now);
+  assert_int_equal(store_exec_enqueue(st, &e, now, &id), CF_OK);
+  store_claim *a, *b;
+  size_t na, nb;
+  assert_int_equal(store_exec_claim(st, "worker-a", now, 10000, 5, &a, &na), CF_OK);
+  assert_int_equal(na, 1);
+  int64_t token_a = a[0].lease_token;
+  store_step step = {.node_id = "fetch",
+                     .status = "succeeded",
+                     .output = "{\"n\":1}",
+                     .started_at = now,
+                     .finished_at = now + 5};
+  assert_int_equal(store_step_save(st, id, token_a, &step), CF_OK);
+  /* Renewed within the lease: nobody else can claim it. */
+  assert_int_equal(store_exec_renew(st, id, token_a, now + 5000, 10000), CF_OK);
+  assert_int_equal(store_exec_claim(st, "worker-b", now + 12000, 10000, 5, &b, &nb), CF_OK);
+  assert_int_equal(nb, 0);
+  store_claims_free(b, nb);
+  /* worker-a goes silent: the lease expires and worker-b resumes it. */
+  assert_int_equal(store_exec_claim(st, "worker-b", now + 15000, 10000, 5, &b, &nb), CF_OK);
+  assert_int_equal(nb, 1);
+  assert_int_equal(b[0].id, id);
+  assert_true(b[0].lease_token > token_a);
+  assert_int_equal(b[0].attempt, 1); /* a crash is not a failed attempt */
+  assert_int_equal(b[0].resumes, 1);
+  /* The late owner is fenced out of every write. */
+  assert_int_equal(store_exec_renew(st, id, token_a, now + 15001, 10000), CF_E_LEASE_LOST);
+  assert_int_equal(store_step_save(st, id, token_a, &step), CF_E_LEASE_LOST);
+  assert_int_equal(store_exec_finish(st, id, token_a, STORE_EXEC_FAILED, "late", NULL, now + 15002),
+                   CF_E_LEASE_LOST);
+  assert_int_equal(store_exec_retry(st, id, token_a, "late", now + 20000, now + 15002),
+                   CF_E_LEASE_LOST);
+  assert_int_equal(store_exec_release(st, id, token_a, now + 15002), CF_E_LEASE_LOST);
+  /* The checkpoint written before the crash is there for the new owner. */
+  store_step *steps;
+  size_t ns;
+  assert_int_equal(store_step_list(st, id, &steps, &ns), CF_OK);
+  assert_int_equal(ns, 1);
+  assert_string_equal(steps[0].node_id, "fetch");
+  assert_string_equal(steps[0].status, "succeeded");
+  assert_string_equal(steps[0].output, "{\"n\":1}");
+  store_steps_free(steps, ns);
+  assert_int_equal(
+      store_exec_finish(st, id, b[0].lease_token, STORE_EXEC_SUCCEEDED, NULL, NULL, now + 16000),
+      CF_OK);
+  /* Finished is final: no second finish. */
+  assert_int_equal(
+      store_exec_finish(st, id, b[0].lease_token, STORE_EXEC_FAILED, NULL, NULL, now + 16001),
+      CF_E_LEASE_LOST);
+  store_claims_free(a, na);
+  store_claims_free(b, nb);
+  store_attempt *at;
+  size_t nat;
+  assert_int_equal(store_attempt_list(st, id, &at, &nat), CF_OK);
+  assert_int_equal(nat, 1);
+  assert_string_equal(at[0].lease_owner, "worker-b");
+  assert_string_equal(at[0].status, "succeeded");
+  store_attempts_free(at, nat);
+}
+
+static void test_retries_record_backoff(void **state) {
+  (void)state;
+  int64_t now = 4000000, id;
+  drain(now);
+  store_exec_new e = job(10, 0, now);
+  e.max_attempts = 3;
+  assert_int_equal(store_exec_enqueue(st, &e, now, &id), CF_OK);
+  int64_t t = now;
+  int64_t delays[] = {500, 1000};
+  for (int i = 0; i < 3; i++) {
+    store_claim *c;
+    size_t n;
+    assert_int_equal(store_exec_claim(st, "w", t, 10000, 5, &c, &n), CF_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(c[0].attempt, i + 1);
+    assert_int_equal(c[0].max_attempts, 3);
+    if (i < 2) {
+      assert_int_equal(
+          store_exec_retry(st, id, c[0].lease_token, "boom", t + 10 + delays[i], t + 10), CF_OK);
+      store_claim *early;
+      size_t ne;
+      /* Not before its backoff has passed. */
+      assert_int_equal(store_exec_claim(st, "w", t + 10 + delays[i] - 1, 10000, 5, &early, &ne),
+                       CF_OK);
+      assert_int_equal(ne, 0);
+      store_claims_free(early, ne);
+      t += 10 + delays[i];
+    } else {
+      assert_int_equal(
+          store_exec_finish(st, id, c[0].lease_token, STORE_EXEC_SUCCEEDED, NULL, NULL, t + 10),
+          CF_OK);
+    }
+    store_claims_free(c, n);
+  }
+  store_attempt *at;
+  size_t n;
+  assert_int_equal(store_attempt_list(st, id, &at, &n), CF_OK);
+  assert_int_equal(n, 3);
+  assert_string_equal(at[0].status, "failed");
+  assert_string_equal(at[0].error, "boom");
+  assert_int_equal(at[0].backoff_ms, 500);
+  assert_int_equal(at[1].backoff_ms, 1000);
+  assert_string_equal(at[2].status, "succeeded");
+  store_attempts_free(at, n);
+  store_exec x;
+  assert_int_equal(store_exec_get(st, id, &x), CF_OK);
+  assert_int_equal(x.attempt, 3);
+  assert_int_equal(x.status, STORE_EXEC_SUCCEEDED);
+  store_exec_clear(&x);
+}
+
+static void test_release_and_prune(void **state) {
+  (void)state;
+  int64_t now = 5000000, id;
+  drain(now);
+  store_exec_new e = job(11, 0, now);
+  assert_int_equal(store_exec_enqueue(st, &e, now, &id), CF_OK);
+  store_claim *c;
+  size_t n;
+  assert_int_equal(store_exec_claim(st, "w", now, 10000, 5, &c, &n), CF_OK);
+  assert_int_equal(store_exec_release(st, id, c[0].lease_token, now + 1), CF_OK);
+  store_claims_free(c, n);
+  assert_int_equal(store_exec_claim(st, "w2", now + 2, 10000, 5, &c, &n), CF_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(c[0].attempt, 1); /* a release is not an attempt */
+  store_step step = {.node_id = "a", .status = "succeeded", .started_at = now};
+  assert_int_equal(store_step_save(st, id, c[0].lease_token, &step), CF_OK);
+  assert_int_equal(
+      store_exec_finish(st, id, c[0].lease_token, STORE_EXEC_SUCCEEDED, NULL, NULL, now + 3),
+      CF_OK);
+  store_claims_free(c, n);
+  int64_t deleted;
+  assert_int_equal(store_exec_prune(st, now + 3, 100, &deleted), CF_OK);
+  store_exec x;
+  assert_int_equal(store_exec_get(st, id, &x), CF_OK);
+  store_exec_clear(&x);
+  assert_int_equal(store_exec_prune(st, now + 4, 100000, &deleted), CF_OK);
+  assert_true(deleted >= 1);
+  assert_int_equal(store_exec_get(st, id, &x), CF_E_NOT_FOUND);
+  store_step *steps;
+  assert_int_equal(store_step_list(st, id, &steps, &n), CF_OK);
+  assert_int_equal(n, 0); /* steps went with it */
+  store_steps_free(steps, n);
+}
+
+typedef struct writer_arg {
+  int64_t ids[500];
+  int failures;
+} writer_arg;
+
+static void *writer(void *p) {
+  writer_arg *w = p;
+  for (int i = 0; i < 500; i++) {
+    store_exec_new e = job(12, 0, 6000000);
+    if (store_exec_enqueue(st, &e, 6000000, &w->ids[i]) != CF_OK)
+      w->failures++;
+  }
+  return NULL;
+}
+
+static int compare_ids(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void test_concurrent_writers(void **state) {
+  (void)state;
+  drain(6000000);
+  int64_t before[6];
+  assert_int_equal(store_exec_counts(st, before), CF_OK);
+  pthread_t th[8];
+  static writer_arg args[8];
+  memset(args, 0, sizeof args);
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, writer, &args[i]), 0);
+  for (int i = 0; i < 8; i++)
+    pthread_join(th[i], NULL);
+  static int64_t all[4000];
+  for (int i = 0; i < 8; i++) {
+    assert_int_equal(args[i].failures, 0);
+    memcpy(all + i * 500, args[i].ids, sizeof args[i].ids);
+  }
+  qsort(all, 4000, sizeof *all, compare_ids);
+  for (int i = 1; i < 4000; i++)
+    assert_true(all[i] > all[i - 1]);
+  int64_t after[6];
+  assert_int_equal(store_exec_counts(st, after), CF_OK);
+  assert_int_equal(after[STORE_EXEC_QUEUED] - before[STORE_EXEC_QUEUED], 4000);
+  drain(6000000);
+}
+
+static void *late_enqueue(void *p) {
+  (void)p;
+  struct timespec ts = {0, 50 * 1000000L};
+  nanosleep(&ts, NULL);
+  store_exec_new e = job(13, 0, 7000000);
+  int64_t id;
+  if (store_exec_enqueue(st, &e, 7000000, &id) != CF_OK)
+    abort();
+  return NULL;
+}
+
+static double seconds_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_wakeups(void **state) {
+  (void)state;
+  drain(7000000);
+  uint64_t seen = store_work_seq(st);
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, late_enqueue, NULL), 0);
+  double t0 = seconds_now();
+  store_wait_work(st, seen, 10000);
+  double waited = seconds_now() - t0;
+  pthread_join(th, NULL);
+  /* Woken by the enqueue, long before the 10 s timeout. */
+  assert_true(waited < 5.0);
+  assert_true(store_work_seq(st) > seen);
+  /* With nothing new, it times out. */
+  seen = store_work_seq(st);
+  t0 = seconds_now();
+  store_wait_work(st, seen, 100);
+  assert_true(seconds_now() - t0 >= 0.09);
+  drain(7000000);
+}
+
+static void test_locked_database(void **state) {
+  (void)state;
+  int64_t now = 8000000, id;
+  drain(now);
+  int64_t before[6];
+  assert_int_equal(store_exec_counts(st, before), CF_OK);
+  /* Another process's connection holds the write lock. */
+  sqlite3 *other;
+  assert_int_equal(sqlite3_open(path, &other), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  store_exec_new e = job(14, 0, now);
+  assert_int_equal(store_exec_enqueue(st, &e, now, &id), CF_E_STORE_BUSY);
+  assert_string_equal(cf_strerror(CF_E_STORE_BUSY), "the database is locked by another process");
+  assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(other);
+  /* The store carries on; the refused write was not half-kept. */
+  assert_int_equal(store_exec_enqueue(st, &e, now, &id), CF_OK);
+  int64_t after[6];
+  assert_int_equal(store_exec_counts(st, after), CF_OK);
+  assert_int_equal(after[STORE_EXEC_QUEUED], before[STORE_EXEC_QUEUED] + 1);
+  drain(now);
+}
+
+static void test_read_only_file(void **state) {
+  (void)state;
+  char p2[160];
+  snprintf(p2, sizeof p2, "%s/ro.db", dir);
+  store *s2;
+  store_config cfg = {.url = p2};
+  char err[300];
+  assert_int_equal(store_open(&cfg, &s2, err, sizeof err), CF_OK);
+  assert_int_equal(store_migrate(s2, NULL, NULL, err, sizeof err), CF_OK);
+  store_close(s2);
+  assert_int_equal(chmod(p2, 0444), 0);
+  assert_int_equal(chmod(dir, 0755), 0);
+  /* Root ignores file modes: check as an unprivileged user. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+      _exit(3);
+    cf_err rc = store_open(&cfg, &s2, err, sizeof err);
+    if (rc == CF_OK) {
+      store_close(s2);
+      _exit(4);
+    }
+    _exit(rc == CF_E_STORE_READONLY && strstr(err, "read-only") ? 0 : 5);
+  }
+  int status;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_migrations),
+      cmocka_unit_test(test_newer_schema_refused),
+      cmocka_unit_test(test_bad_urls),
+      cmocka_unit_test(test_claim_order),
+      cmocka_unit_test(test_unique_fires_and_bad_input),
+      cmocka_unit_test(test_leases_and_fencing),
+      cmocka_unit_test(test_retries_record_backoff),
+      cmocka_unit_test(test_release_and_prune),
+      cmocka_unit_test(test_concurrent_writers),
+      cmocka_unit_test(test_wakeups),
+      cmocka_unit_test(test_locked_database),
+      cmocka_unit_test(test_read_only_file),
+  };
+  return cmocka_run_group_tests_name("store", tests, setup, teardown);
+}
