@@ -788,6 +788,10 @@ static cf_err sq_exec_claim(void *impl, const char *owner, int64_t now, int64_t 
     store_claims_free(a.claims, a.count);
     return rc;
   }
+  if (a.count == 0) {
+    free(a.claims);
+    a.claims = NULL;
+  }
   *claims = a.claims;
   *count = a.count;
   return CF_OK;

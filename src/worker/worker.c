@@ -1,0 +1,405 @@
+/*
+ * worker.c — the worker pool: runner threads that claim one execution at a
+ * time, a heartbeat thread that renews every lease in flight (and prunes
+ * old executions when retention is set), and the shutdown sequence.
+ *
+ * Invariants: an execution is in the in-flight list exactly while a runner
+ * works on it; every outcome write names the claim's lease token, so a
+ * runner that lost its lease can never overwrite the new owner's work; an
+ * outcome that cannot be written (the disk is full, the database is locked)
+ * is retried, and if it still cannot be written the lease simply expires
+ * and another worker runs the execution again — never lost, at worst run
+ * twice, which is what step checkpoints and idempotency keys are for.
+ */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct worker_exec {
+  worker_pool *pool;
+  const store_claim *claim;
+  atomic_bool lease_lost;
+  struct worker_exec *next, *prev;
+};
+
+struct worker_pool {
+  worker_config cfg;
+  char owner[160];
+  pthread_t *runners;
+  int nrunners;
+  pthread_t heartbeat;
+  pthread_mutex_t lock;
+  pthread_cond_t changed; /* in-flight list or running-thread count changed */
+  pthread_cond_t tick;    /* wakes the heartbeat early on stop */
+  worker_exec *inflight;
+  int running_threads;
+  atomic_bool stopping;     /* claim nothing more */
+  atomic_bool interrupting; /* grace is over: runners should stop */
+  bool heartbeat_stop;
+};
+
+int64_t worker_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t worker_backoff_ms(int64_t base, int64_t cap, int attempt, double random) {
+  if (base <= 0)
+    base = 1;
+  int64_t delay = base;
+  for (int i = 1; i < attempt && delay < cap; i++)
+    delay = delay > INT64_MAX / 2 ? INT64_MAX : delay * 2;
+  if (cap > 0 && delay > cap)
+    delay = cap;
+  int64_t half = delay / 2;
+  return half + (int64_t)((double)(delay - half) * random);
+}
+
+const store_claim *worker_exec_claim(const worker_exec *x) {
+  return x->claim;
+}
+
+bool worker_exec_should_stop(const worker_exec *x) {
+  return atomic_load(&x->lease_lost) || atomic_load(&x->pool->interrupting);
+}
+
+cf_err worker_exec_steps(worker_exec *x, store_step **steps, size_t *count) {
+  return store_step_list(x->pool->cfg.store, x->claim->id, steps, count);
+}
+
+cf_err worker_exec_checkpoint(worker_exec *x, const store_step *step) {
+  cf_err rc = store_step_save(x->pool->cfg.store, x->claim->id, x->claim->lease_token, step);
+  if (rc == CF_E_LEASE_LOST)
+    atomic_store(&x->lease_lost, true);
+  return rc;
+}
+
+const char *worker_pool_owner(const worker_pool *pool) {
+  return pool->owner;
+}
+
+static void sleep_ms(int64_t ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+/* xorshift64*: jitter only, not security. */
+static double next_random(uint64_t *state) {
+  uint64_t x = *state;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *state = x;
+  return (double)((x * UINT64_C(2685821657736338717)) >> 11) / 9007199254740992.0;
+}
+
+/*
+ * Writes an outcome, retrying store errors that may pass (a locked or full
+ * database) for a while. LEASE_LOST ends it: the execution is someone
+ * else's.
+ */
+static void write_outcome(worker_pool *p, const store_claim *c, worker_result *r, uint64_t *rng) {
+  store *s = p->cfg.store;
+  for (int tries = 0; tries < 20; tries++) {
+    int64_t now = worker_now_ms();
+    cf_err rc;
+    switch (r->outcome) {
+    case WORKER_SUCCEEDED:
+      rc = store_exec_finish(s, c->id, c->lease_token, STORE_EXEC_SUCCEEDED, NULL, r->result, now);
+      break;
+    case WORKER_FAILED:
+      if (c->attempt < c->max_attempts) {
+        int64_t delay =
+            worker_backoff_ms(c->backoff_ms, c->backoff_max_ms, c->attempt, next_random(rng));
+        rc = store_exec_retry(s, c->id, c->lease_token, r->error, now + delay, now);
+        break;
+      }
+      /* Out of attempts: failed for good. */
+      __attribute__((fallthrough));
+    case WORKER_FAILED_FINAL:
+      rc = store_exec_finish(s, c->id, c->lease_token, STORE_EXEC_FAILED, r->error, r->result, now);
+      break;
+    case WORKER_CANCELLED:
+      rc = store_exec_finish(s, c->id, c->lease_token, STORE_EXEC_CANCELLED, r->error, r->result,
+                             now);
+      break;
+    case WORKER_TIMED_OUT:
+      rc = store_exec_finish(s, c->id, c->lease_token, STORE_EXEC_TIMED_OUT, r->error, r->result,
+                             now);
+      break;
+    default: rc = store_exec_release(s, c->id, c->lease_token, now); break;
+    }
+    if (rc == CF_OK || rc == CF_E_LEASE_LOST || rc == CF_E_STORE_CLOSED)
+      return;
+    fprintf(stderr, "cronflow worker: execution %lld: cannot record the outcome: %s; retrying\n",
+            (long long)c->id, cf_strerror(rc));
+    sleep_ms(tries < 5 ? 100 : 1000);
+  }
+  fprintf(stderr,
+          "cronflow worker: execution %lld: giving up on recording its outcome; its lease will "
+          "expire and another worker will run it\n",
+          (long long)c->id);
+}
+
+static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
+  worker_exec x = {.pool = p, .claim = c};
+  atomic_init(&x.lease_lost, false);
+  worker_result r = {.outcome = WORKER_FAILED_FINAL};
+  int max_resumes = p->cfg.max_resumes > 0 ? p->cfg.max_resumes : 20;
+  if (c->resumes > max_resumes) {
+    snprintf(r.error, sizeof r.error,
+             "the worker running this execution stopped %d times without finishing it; "
+             "giving up",
+             c->resumes);
+    write_outcome(p, c, &r, rng);
+    return;
+  }
+  pthread_mutex_lock(&p->lock);
+  x.next = p->inflight;
+  if (p->inflight)
+    p->inflight->prev = &x;
+  p->inflight = &x;
+  pthread_mutex_unlock(&p->lock);
+
+  p->cfg.run(p->cfg.run_ctx, &x, &r);
+
+  pthread_mutex_lock(&p->lock);
+  if (x.prev)
+    x.prev->next = x.next;
+  else
+    p->inflight = x.next;
+  if (x.next)
+    x.next->prev = x.prev;
+  pthread_cond_broadcast(&p->changed);
+  pthread_mutex_unlock(&p->lock);
+
+  if (!atomic_load(&x.lease_lost))
+    write_outcome(p, c, &r, rng);
+  free(r.result);
+}
+
+static void *runner_main(void *arg) {
+  worker_pool *p = arg;
+  store *s = p->cfg.store;
+  uint64_t rng = (uint64_t)worker_now_ms() ^ (uint64_t)(uintptr_t)&rng ^ 0x9E3779B97F4A7C15u;
+  while (!atomic_load(&p->stopping)) {
+    uint64_t seen = store_work_seq(s);
+    store_claim *claims;
+    size_t n;
+    int64_t now = worker_now_ms();
+    cf_err rc = store_exec_claim(s, p->owner, now, p->cfg.lease_ms, 1, &claims, &n);
+    if (rc) {
+      if (rc == CF_E_STORE_CLOSED)
+        break;
+      fprintf(stderr, "cronflow worker: cannot claim work: %s\n", cf_strerror(rc));
+      sleep_ms(p->cfg.poll_ms);
+      continue;
+    }
+    if (n == 0) {
+      store_claims_free(claims, n);
+      int64_t wait = p->cfg.poll_ms, due;
+      if (store_exec_next_due(s, &due) == CF_OK && due - now < wait)
+        wait = due > now ? due - now : 1;
+      store_wait_work(s, seen, wait);
+      continue;
+    }
+    for (size_t i = 0; i < n; i++)
+      run_one(p, &claims[i], &rng);
+    store_claims_free(claims, n);
+  }
+  pthread_mutex_lock(&p->lock);
+  p->running_threads--;
+  pthread_cond_broadcast(&p->changed);
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
+typedef struct lease_ref {
+  worker_exec *x;
+  int64_t id, token;
+} lease_ref;
+
+/* Renews every lease in flight; marks the ones lost. */
+static void renew_all(worker_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  size_t n = 0;
+  for (worker_exec *x = p->inflight; x; x = x->next)
+    n++;
+  lease_ref *refs = n ? malloc(n * sizeof *refs) : NULL;
+  size_t k = 0;
+  for (worker_exec *x = p->inflight; refs && x; x = x->next)
+    refs[k++] = (lease_ref){x, x->claim->id, x->claim->lease_token};
+  pthread_mutex_unlock(&p->lock);
+  for (size_t i = 0; i < k; i++) {
+    cf_err rc =
+        store_exec_renew(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms(), p->cfg.lease_ms);
+    if (rc != CF_E_LEASE_LOST)
+      continue;
+    /* Mark it only if that runner is still on it. */
+    pthread_mutex_lock(&p->lock);
+    for (worker_exec *x = p->inflight; x; x = x->next)
+      if (x == refs[i].x && x->claim->lease_token == refs[i].token)
+        atomic_store(&x->lease_lost, true);
+    pthread_mutex_unlock(&p->lock);
+  }
+  free(refs);
+}
+
+static void *heartbeat_main(void *arg) {
+  worker_pool *p = arg;
+  int64_t every = p->cfg.lease_ms / 3 > 0 ? p->cfg.lease_ms / 3 : 1;
+  int64_t next_prune = worker_now_ms();
+  pthread_mutex_lock(&p->lock);
+  while (!p->heartbeat_stop) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(every / 1000);
+    until.tv_nsec += (long)(every % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&p->tick, &p->lock, &until);
+    if (p->heartbeat_stop)
+      break;
+    pthread_mutex_unlock(&p->lock);
+    renew_all(p);
+    int64_t now = worker_now_ms();
+    if (p->cfg.retention_ms > 0 && now >= next_prune) {
+      int64_t deleted = 0;
+      cf_err rc = store_exec_prune(p->cfg.store, now - p->cfg.retention_ms, 500, &deleted);
+      /* Small batches, so claims never wait long behind a prune; go on
+       * at once while there is more. */
+      next_prune = rc == CF_OK && deleted == 500 ? now : now + 60000;
+    }
+    pthread_mutex_lock(&p->lock);
+  }
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
+cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
+  *out = NULL;
+  if (!cfg->store || !cfg->run)
+    return CF_E_INVALID;
+  worker_pool *p = calloc(1, sizeof *p);
+  if (!p)
+    return CF_E_NOMEM;
+  p->cfg = *cfg;
+  if (p->cfg.concurrency <= 0)
+    p->cfg.concurrency = 4;
+  if (p->cfg.lease_ms <= 0)
+    p->cfg.lease_ms = 10000;
+  if (p->cfg.grace_ms <= 0)
+    p->cfg.grace_ms = 30000;
+  if (p->cfg.poll_ms <= 0)
+    p->cfg.poll_ms = 500;
+  if (cfg->owner) {
+    snprintf(p->owner, sizeof p->owner, "%s", cfg->owner);
+  } else {
+    char host[64] = "host";
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    unsigned r = (unsigned)(worker_now_ms() ^ (int64_t)getpid() * 2654435761u);
+    snprintf(p->owner, sizeof p->owner, "%s:%d:%08x", host, (int)getpid(), r);
+  }
+  p->cfg.owner = p->owner;
+  pthread_mutex_init(&p->lock, NULL);
+  pthread_cond_init(&p->changed, NULL);
+  pthread_cond_init(&p->tick, NULL);
+  atomic_init(&p->stopping, false);
+  atomic_init(&p->interrupting, false);
+  p->runners = calloc((size_t)p->cfg.concurrency, sizeof *p->runners);
+  if (!p->runners) {
+    free(p);
+    return CF_E_NOMEM;
+  }
+  if (pthread_create(&p->heartbeat, NULL, heartbeat_main, p) != 0) {
+    free(p->runners);
+    free(p);
+    return CF_E_NOMEM;
+  }
+  for (int i = 0; i < p->cfg.concurrency; i++) {
+    pthread_mutex_lock(&p->lock);
+    p->running_threads++;
+    pthread_mutex_unlock(&p->lock);
+    if (pthread_create(&p->runners[i], NULL, runner_main, p) != 0) {
+      pthread_mutex_lock(&p->lock);
+      p->running_threads--;
+      pthread_mutex_unlock(&p->lock);
+      break;
+    }
+    p->nrunners++;
+  }
+  if (p->nrunners == 0) {
+    worker_pool_stop(p);
+    return CF_E_NOMEM;
+  }
+  *out = p;
+  return CF_OK;
+}
+
+/* Waits until every runner thread has returned or `ms` passes. */
+static bool wait_runners(worker_pool *p, int64_t ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += (time_t)(ms / 1000);
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&p->lock);
+  while (p->running_threads > 0)
+    if (pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT)
+      break;
+  bool all = p->running_threads == 0;
+  pthread_mutex_unlock(&p->lock);
+  return all;
+}
+
+void worker_pool_stop(worker_pool *p) {
+  if (!p)
+    return;
+  atomic_store(&p->stopping, true);
+  /* Runners between executions notice within poll_ms; running ones get
+   * the grace period to finish. */
+  bool done = wait_runners(p, p->cfg.grace_ms + p->cfg.poll_ms);
+  if (!done) {
+    atomic_store(&p->interrupting, true);
+    done = wait_runners(p, 5000);
+  }
+  if (!done) {
+    /* A runner ignores the interruption: give its execution back so another
+     * worker resumes it now; the late runner is fenced out by the token. */
+    pthread_mutex_lock(&p->lock);
+    for (worker_exec *x = p->inflight; x; x = x->next)
+      if (store_exec_release(p->cfg.store, x->claim->id, x->claim->lease_token, worker_now_ms()) ==
+          CF_OK)
+        atomic_store(&x->lease_lost, true);
+    pthread_mutex_unlock(&p->lock);
+  }
+  pthread_mutex_lock(&p->lock);
+  p->heartbeat_stop = true;
+  pthread_cond_broadcast(&p->tick);
+  pthread_mutex_unlock(&p->lock);
+  pthread_join(p->heartbeat, NULL);
+  if (!done)
+    return; /* stuck runner threads still point at the pool: keep it */
+  for (int i = 0; i < p->nrunners; i++)
+    pthread_join(p->runners[i], NULL);
+  pthread_cond_destroy(&p->changed);
+  pthread_cond_destroy(&p->tick);
+  pthread_mutex_destroy(&p->lock);
+  free(p->runners);
+  free(p);
+}
