@@ -21,6 +21,8 @@ static const char usage[] =
     "  serve [--listen HOST:PORT] [--db PATH]\n"
     "                      serve the HTTP API and the web UI (default 127.0.0.1:8080)\n"
     "  migrate [--db PATH] apply the database's pending migrations and exit\n"
+    "  bench queue [--executions N] [--workers W] [--db PATH]\n"
+    "                      measure the execution queue; print one JSON line\n"
     "  tz list             print every IANA time zone name\n"
     "  tz show ZONE [--at TIME]\n"
     "                      print a zone's offset and DST period at a time\n"
@@ -44,6 +46,8 @@ int main(int argc, char **argv) {
     return cli_cron(argc - 2, argv + 2);
   if (strcmp(cmd, "serve") == 0)
     return cli_serve(argc - 2, argv + 2);
+  if (strcmp(cmd, "bench") == 0)
+    return cli_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "migrate") == 0)
     return cli_migrate(argc - 2, argv + 2);
   if (strcmp(cmd, "tz") == 0)

@@ -16,6 +16,9 @@ int cli_cron(int argc, char **argv);
 /* cronflow serve [--listen HOST:PORT] [--db PATH] */
 int cli_serve(int argc, char **argv);
 
+/* cronflow bench queue ... */
+int cli_bench(int argc, char **argv);
+
 /* cronflow migrate [--db PATH] */
 int cli_migrate(int argc, char **argv);
 

@@ -32,6 +32,8 @@ enum stmt_id {
   ST_RELEASE,
   ST_ROLLBACK_TO,
   ST_BEGIN,
+  ST_SYNC_FULL,
+  ST_SYNC_NORMAL,
   ST_COMMIT,
   ST_ROLLBACK,
   ST_ENQUEUE,
@@ -63,6 +65,8 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_RELEASE] = "RELEASE w",
     [ST_ROLLBACK_TO] = "ROLLBACK TO w",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_ENQUEUE] =
@@ -136,8 +140,9 @@ typedef struct sqlite_store sqlite_store;
 typedef struct job {
   cf_err (*fn)(sqlite_store *s, conn *c, void *arg);
   void *arg;
-  bool exclusive; /* runs alone, managing its own transactions */
-  bool wakes;     /* may make work claimable: wake waiting workers */
+  bool exclusive;   /* runs alone, managing its own transactions */
+  bool wakes;       /* may make work claimable: wake waiting workers */
+  bool volatile_ok; /* a lease-only write: need not be fsynced (see run_batch) */
   bool done;
   cf_err result;
   struct job *next;
@@ -152,6 +157,7 @@ struct sqlite_store {
   pthread_cond_t job_cv, done_cv, work_cv;
   job *head, *tail;
   bool stopping;
+  bool synced; /* the writer connection is at synchronous=FULL */
   uint64_t work_seq;
   pthread_mutex_t pool_lock;
   conn *idle[POOL_MAX];
@@ -302,6 +308,17 @@ static void run_batch(sqlite_store *s, job *batch) {
     batch->result = batch->fn(s, c, batch->arg);
     return;
   }
+  /* A batch of lease-only writes (claims, renewals) commits at
+   * synchronous=NORMAL, without an fsync (checkpoints still sync, so the
+   * file stays consistent): if the machine loses power before a later
+   * commit syncs the WAL, those writes vanish and the executions are simply
+   * queued again, which is what a lost worker means anyway. Everything else
+   * commits at FULL, and that sync makes every earlier frame durable too. */
+  bool durable = false;
+  for (job *j = batch; j; j = j->next)
+    durable |= !j->volatile_ok;
+  if (durable != s->synced && run(c, durable ? ST_SYNC_FULL : ST_SYNC_NORMAL) == CF_OK)
+    s->synced = durable;
   cf_err rc = run(c, ST_BEGIN);
   for (job *j = batch; j; j = j->next) {
     if (rc) {
@@ -391,6 +408,12 @@ static cf_err submit(sqlite_store *s, job *j) {
 static cf_err write_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg,
                         bool wakes) {
   job j = {.fn = fn, .arg = arg, .wakes = wakes};
+  return submit(s, &j);
+}
+
+/* A write that only moves leases, safe to lose on power failure. */
+static cf_err lease_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg) {
+  job j = {.fn = fn, .arg = arg, .volatile_ok = true};
   return submit(s, &j);
 }
 
@@ -550,6 +573,7 @@ static cf_err sq_open(const store_config *cfg, const char *location, void **impl
   int version = 0;
   if (!rc) {
     s->writer = *w;
+    s->synced = true;
     free(w);
     rc = read_version(&s->writer, &version);
     if (rc && err)
@@ -675,6 +699,34 @@ static cf_err sq_exec_enqueue(void *impl, const store_exec_new *e, int64_t now, 
   return rc;
 }
 
+typedef struct enqueue_batch_args {
+  const store_exec_new *items;
+  size_t n;
+  int64_t now;
+  int64_t *ids;
+} enqueue_batch_args;
+
+static cf_err enqueue_batch_fn(sqlite_store *s, conn *c, void *arg) {
+  enqueue_batch_args *b = arg;
+  for (size_t i = 0; i < b->n; i++) {
+    enqueue_args a = {&b->items[i], b->now, 0};
+    cf_err rc = enqueue_fn(s, c, &a);
+    if (rc)
+      return rc;
+    if (b->ids)
+      b->ids[i] = a.id;
+  }
+  return CF_OK;
+}
+
+static cf_err sq_exec_enqueue_batch(void *impl, const store_exec_new *items, size_t n, int64_t now,
+                                    int64_t *ids) {
+  if (n == 0)
+    return CF_OK;
+  enqueue_batch_args b = {items, n, now, ids};
+  return write_job(impl, enqueue_batch_fn, &b, true);
+}
+
 /* ------------------------------------------------------------ claim */
 
 typedef struct claim_args {
@@ -783,7 +835,7 @@ static cf_err sq_exec_claim(void *impl, const char *owner, int64_t now, int64_t 
   if (max <= 0)
     return CF_OK;
   claim_args a = {owner, now, lease_ms, max, NULL, 0};
-  cf_err rc = write_job(impl, claim_fn, &a, false);
+  cf_err rc = lease_job(impl, claim_fn, &a);
   if (rc) {
     store_claims_free(a.claims, a.count);
     return rc;
@@ -820,7 +872,7 @@ static cf_err renew_fn(sqlite_store *s, conn *c, void *arg) {
 
 static cf_err sq_exec_renew(void *impl, int64_t id, int64_t token, int64_t now, int64_t lease_ms) {
   lease_args a = {.id = id, .token = token, .now = now, .lease_ms = lease_ms};
-  return write_job(impl, renew_fn, &a, false);
+  return lease_job(impl, renew_fn, &a);
 }
 
 /* Runs a fenced UPDATE ... RETURNING attempt; *attempt gets the value. */
@@ -1223,6 +1275,7 @@ const store_backend store_sqlite_backend = {
     .schema_version = sq_schema_version,
     .ping = sq_ping,
     .exec_enqueue = sq_exec_enqueue,
+    .exec_enqueue_batch = sq_exec_enqueue_batch,
     .exec_claim = sq_exec_claim,
     .exec_renew = sq_exec_renew,
     .exec_finish = sq_exec_finish,

@@ -97,6 +97,11 @@ cf_err store_exec_enqueue(store *s, const store_exec_new *e, int64_t now, int64_
   return s->backend->exec_enqueue(s->impl, e, now, id);
 }
 
+cf_err store_exec_enqueue_batch(store *s, const store_exec_new *items, size_t n, int64_t now,
+                                int64_t *ids) {
+  return s->backend->exec_enqueue_batch(s->impl, items, n, now, ids);
+}
+
 cf_err store_exec_claim(store *s, const char *owner, int64_t now, int64_t lease_ms, int max,
                         store_claim **claims, size_t *count) {
   return s->backend->exec_claim(s->impl, owner, now, lease_ms, max, claims, count);

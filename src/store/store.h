@@ -103,6 +103,14 @@ typedef struct store_exec_new {
 CF_MUST_CHECK cf_err store_exec_enqueue(store *s, const store_exec_new *e, int64_t now,
                                         int64_t *id);
 
+/*
+ * Enqueues n executions in one transaction: all of them or, on any error
+ * (CF_E_CONFLICT for a fire that already has its execution), none. ids (may
+ * be NULL) receives their ids in order.
+ */
+CF_MUST_CHECK cf_err store_exec_enqueue_batch(store *s, const store_exec_new *items, size_t n,
+                                              int64_t now, int64_t *ids);
+
 typedef struct store_claim {
   int64_t id;
   int64_t workflow_id;

@@ -21,6 +21,8 @@ typedef struct store_backend {
   cf_err (*ping)(void *impl);
 
   cf_err (*exec_enqueue)(void *impl, const store_exec_new *e, int64_t now, int64_t *id);
+  cf_err (*exec_enqueue_batch)(void *impl, const store_exec_new *items, size_t n, int64_t now,
+                               int64_t *ids);
   cf_err (*exec_claim)(void *impl, const char *owner, int64_t now, int64_t lease_ms, int max,
                        store_claim **claims, size_t *count);
   cf_err (*exec_renew)(void *impl, int64_t id, int64_t token, int64_t now, int64_t lease_ms);

@@ -1,7 +1,8 @@
 /*
- * worker.c — the worker pool: runner threads that claim one execution at a
- * time, a heartbeat thread that renews every lease in flight (and prunes
- * old executions when retention is set), and the shutdown sequence.
+ * worker.c — the worker pool: a dispatcher thread that claims executions in
+ * batches for the runners that are free, runner threads that run them, a
+ * heartbeat thread that renews every lease in flight (and prunes old
+ * executions when retention is set), and the shutdown sequence.
  *
  * Invariants: an execution is in the in-flight list exactly while a runner
  * works on it; every outcome write names the claim's lease token, so a
@@ -29,12 +30,25 @@ struct worker_exec {
   struct worker_exec *next, *prev;
 };
 
+/* A claimed execution waiting for a runner thread. */
+typedef struct ready_item {
+  store_claim claim; /* strings owned here */
+  struct ready_item *next;
+} ready_item;
+
 struct worker_pool {
   worker_config cfg;
   char owner[160];
   pthread_t *runners;
   int nrunners;
+  pthread_t dispatcher;
+  bool dispatcher_started;
   pthread_t heartbeat;
+  ready_item *ready, *ready_tail; /* claimed, not yet started */
+  int ready_len;
+  int busy;                /* runners working on an execution */
+  pthread_cond_t ready_cv; /* an item was queued, or stopping */
+  pthread_cond_t slot_cv;  /* a runner became free, or stopping */
   pthread_mutex_t lock;
   pthread_cond_t changed; /* in-flight list or running-thread count changed */
   pthread_cond_t tick;    /* wakes the heartbeat early on stop */
@@ -187,16 +201,31 @@ static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
   free(r.result);
 }
 
-static void *runner_main(void *arg) {
+/* The most executions claimed in one go. */
+#define CLAIM_BATCH 64
+
+/* Claims work for the free runner slots and queues it for the runners. */
+static void *dispatcher_main(void *arg) {
   worker_pool *p = arg;
   store *s = p->cfg.store;
-  uint64_t rng = (uint64_t)worker_now_ms() ^ (uint64_t)(uintptr_t)&rng ^ 0x9E3779B97F4A7C15u;
   while (!atomic_load(&p->stopping)) {
+    pthread_mutex_lock(&p->lock);
+    int free_slots = p->cfg.concurrency - p->busy - p->ready_len;
+    if (free_slots <= 0) {
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += 1;
+      pthread_cond_timedwait(&p->slot_cv, &p->lock, &until);
+      pthread_mutex_unlock(&p->lock);
+      continue;
+    }
+    pthread_mutex_unlock(&p->lock);
     uint64_t seen = store_work_seq(s);
     store_claim *claims;
     size_t n;
     int64_t now = worker_now_ms();
-    cf_err rc = store_exec_claim(s, p->owner, now, p->cfg.lease_ms, 1, &claims, &n);
+    int want = free_slots < CLAIM_BATCH ? free_slots : CLAIM_BATCH;
+    cf_err rc = store_exec_claim(s, p->owner, now, p->cfg.lease_ms, want, &claims, &n);
     if (rc) {
       if (rc == CF_E_STORE_CLOSED)
         break;
@@ -205,18 +234,64 @@ static void *runner_main(void *arg) {
       continue;
     }
     if (n == 0) {
-      store_claims_free(claims, n);
       int64_t wait = p->cfg.poll_ms, due;
       if (store_exec_next_due(s, &due) == CF_OK && due - now < wait)
         wait = due > now ? due - now : 1;
       store_wait_work(s, seen, wait);
       continue;
     }
-    for (size_t i = 0; i < n; i++)
-      run_one(p, &claims[i], &rng);
-    store_claims_free(claims, n);
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < n; i++) {
+      ready_item *it = malloc(sizeof *it);
+      if (!it) {
+        /* Cannot hand it over: its lease will expire and it runs later. */
+        free(claims[i].trigger_kind);
+        free(claims[i].trigger_data);
+        continue;
+      }
+      it->claim = claims[i];
+      it->next = NULL;
+      if (p->ready_tail)
+        p->ready_tail->next = it;
+      else
+        p->ready = it;
+      p->ready_tail = it;
+      p->ready_len++;
+    }
+    pthread_cond_broadcast(&p->ready_cv);
+    pthread_mutex_unlock(&p->lock);
+    free(claims); /* the strings moved into the ready items */
   }
   pthread_mutex_lock(&p->lock);
+  pthread_cond_broadcast(&p->ready_cv);
+  pthread_mutex_unlock(&p->lock);
+  return NULL;
+}
+
+static void *runner_main(void *arg) {
+  worker_pool *p = arg;
+  uint64_t rng = (uint64_t)worker_now_ms() ^ (uint64_t)(uintptr_t)&rng ^ 0x9E3779B97F4A7C15u;
+  pthread_mutex_lock(&p->lock);
+  for (;;) {
+    while (!p->ready && !atomic_load(&p->stopping))
+      pthread_cond_wait(&p->ready_cv, &p->lock);
+    if (!p->ready || atomic_load(&p->stopping))
+      break; /* queued items not started are given back by worker_pool_stop */
+    ready_item *it = p->ready;
+    p->ready = it->next;
+    if (!p->ready)
+      p->ready_tail = NULL;
+    p->ready_len--;
+    p->busy++;
+    pthread_mutex_unlock(&p->lock);
+    run_one(p, &it->claim, &rng);
+    free(it->claim.trigger_kind);
+    free(it->claim.trigger_data);
+    free(it);
+    pthread_mutex_lock(&p->lock);
+    p->busy--;
+    pthread_cond_signal(&p->slot_cv);
+  }
   p->running_threads--;
   pthread_cond_broadcast(&p->changed);
   pthread_mutex_unlock(&p->lock);
@@ -316,6 +391,8 @@ cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->changed, NULL);
   pthread_cond_init(&p->tick, NULL);
+  pthread_cond_init(&p->ready_cv, NULL);
+  pthread_cond_init(&p->slot_cv, NULL);
   atomic_init(&p->stopping, false);
   atomic_init(&p->interrupting, false);
   p->runners = calloc((size_t)p->cfg.concurrency, sizeof *p->runners);
@@ -340,7 +417,9 @@ cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
     }
     p->nrunners++;
   }
-  if (p->nrunners == 0) {
+  if (p->nrunners > 0 && pthread_create(&p->dispatcher, NULL, dispatcher_main, p) == 0)
+    p->dispatcher_started = true;
+  if (!p->dispatcher_started) {
     worker_pool_stop(p);
     return CF_E_NOMEM;
   }
@@ -367,10 +446,40 @@ static bool wait_runners(worker_pool *p, int64_t ms) {
   return all;
 }
 
+/* Gives back executions claimed but not started. */
+static void release_ready(worker_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  ready_item *it = p->ready;
+  p->ready = p->ready_tail = NULL;
+  p->ready_len = 0;
+  pthread_mutex_unlock(&p->lock);
+  while (it) {
+    ready_item *next = it->next;
+    cf_err rc =
+        store_exec_release(p->cfg.store, it->claim.id, it->claim.lease_token, worker_now_ms());
+    if (rc && rc != CF_E_LEASE_LOST)
+      fprintf(stderr,
+              "cronflow worker: execution %lld: cannot give it back (%s); its lease will "
+              "expire and another worker will run it\n",
+              (long long)it->claim.id, cf_strerror(rc));
+    free(it->claim.trigger_kind);
+    free(it->claim.trigger_data);
+    free(it);
+    it = next;
+  }
+}
+
 void worker_pool_stop(worker_pool *p) {
   if (!p)
     return;
   atomic_store(&p->stopping, true);
+  pthread_mutex_lock(&p->lock);
+  pthread_cond_broadcast(&p->ready_cv);
+  pthread_cond_broadcast(&p->slot_cv);
+  pthread_mutex_unlock(&p->lock);
+  if (p->dispatcher_started)
+    pthread_join(p->dispatcher, NULL);
+  release_ready(p);
   /* Runners between executions notice within poll_ms; running ones get
    * the grace period to finish. */
   bool done = wait_runners(p, p->cfg.grace_ms + p->cfg.poll_ms);
@@ -399,6 +508,8 @@ void worker_pool_stop(worker_pool *p) {
     pthread_join(p->runners[i], NULL);
   pthread_cond_destroy(&p->changed);
   pthread_cond_destroy(&p->tick);
+  pthread_cond_destroy(&p->ready_cv);
+  pthread_cond_destroy(&p->slot_cv);
   pthread_mutex_destroy(&p->lock);
   free(p->runners);
   free(p);
