@@ -4,21 +4,27 @@
  * One writer thread owns the only writing connection and commits in groups:
  * callers queue a write and wait; the writer takes every queued write (up to
  * group_commit_max), runs each inside its own savepoint within one
- * transaction, commits once (synchronous=FULL: the WAL is fsynced), then
- * wakes the callers with their own results. One failing write rolls back to
- * its savepoint and does not spoil the others; a failed COMMIT fails them
- * all, so an OK return always means "on disk".
+ * transaction and commits once. Commits are not synced by SQLite
+ * (synchronous=NORMAL, under which checkpoints still sync and the file stays
+ * consistent); a syncer thread fdatasyncs the WAL behind the writer, and a
+ * write is acknowledged only once a sync that began after its commit has
+ * finished. So one fsync makes many transactions durable, and the writer
+ * never stops to wait for the disk. One failing write rolls back to its
+ * savepoint and does not spoil the others; a failed COMMIT or sync fails
+ * them all, so an OK return always means "on disk".
  *
  * Reads use a small pool of read-only connections, which WAL lets run
  * beside the writer. Every connection keeps its prepared statements.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/embed.h"
 #include "store/store_int.h"
@@ -32,8 +38,6 @@ enum stmt_id {
   ST_RELEASE,
   ST_ROLLBACK_TO,
   ST_BEGIN,
-  ST_SYNC_FULL,
-  ST_SYNC_NORMAL,
   ST_COMMIT,
   ST_ROLLBACK,
   ST_ENQUEUE,
@@ -54,6 +58,7 @@ enum stmt_id {
   ST_GET,
   ST_COUNTS,
   ST_NEXT_DUE,
+  ST_PENDING,
   ST_ATTEMPT_LIST,
   ST_STEP_LIST,
   ST_VERSION,
@@ -65,8 +70,6 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_RELEASE] = "RELEASE w",
     [ST_ROLLBACK_TO] = "ROLLBACK TO w",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
-    [ST_SYNC_FULL] = "PRAGMA synchronous=FULL",
-    [ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_ENQUEUE] =
@@ -121,6 +124,8 @@ static const char *const sql_text[ST_COUNT] = {
                "trigger_data, error, result FROM executions WHERE id = ?1",
     [ST_COUNTS] = "SELECT status, count(*) FROM executions GROUP BY status",
     [ST_NEXT_DUE] = "SELECT min(run_at) FROM executions WHERE status = 'queued'",
+    [ST_PENDING] = "SELECT (SELECT count(*) FROM executions WHERE status = 'queued') + "
+                   "(SELECT count(*) FROM executions WHERE status = 'running')",
     [ST_ATTEMPT_LIST] = "SELECT attempt, lease_owner, status, error, started_at, "
                         "coalesce(finished_at, 0), coalesce(backoff_ms, 0) "
                         "FROM execution_attempts WHERE execution_id = ?1 ORDER BY attempt",
@@ -140,9 +145,11 @@ typedef struct sqlite_store sqlite_store;
 typedef struct job {
   cf_err (*fn)(sqlite_store *s, conn *c, void *arg);
   void *arg;
-  bool exclusive;   /* runs alone, managing its own transactions */
-  bool wakes;       /* may make work claimable: wake waiting workers */
-  bool volatile_ok; /* a lease-only write: need not be fsynced (see run_batch) */
+  bool exclusive;        /* runs alone, managing its own transactions */
+  bool wakes;            /* may make work claimable: wake waiting workers */
+  bool volatile_ok;      /* a lease-only write: need not be fsynced (see run_batch) */
+  store_done_fn done_fn; /* asynchronous: called after the commit, then freed */
+  void *done_ctx;
   bool done;
   cf_err result;
   struct job *next;
@@ -157,7 +164,13 @@ struct sqlite_store {
   pthread_cond_t job_cv, done_cv, work_cv;
   job *head, *tail;
   bool stopping;
-  bool synced; /* the writer connection is at synchronous=FULL */
+  /* Group commit, pipelined: the writer commits without syncing; the
+   * syncer fsyncs the WAL and only then acknowledges durable writes. */
+  pthread_t syncer;
+  bool syncer_started, syncer_stop;
+  pthread_cond_t sync_cv;
+  job *sync_head, *sync_tail; /* committed, waiting for a sync */
+  int wal_fd;                 /* our own descriptor on the -wal file */
   uint64_t work_seq;
   pthread_mutex_t pool_lock;
   conn *idle[POOL_MAX];
@@ -256,8 +269,8 @@ static cf_err open_conn(sqlite_store *s, bool writer, conn **out, char *err, siz
         rc = SQLITE_CANTOPEN;
     }
     if (rc == SQLITE_OK)
-      rc =
-          sqlite3_exec(c->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+      rc = sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
+                        NULL);
   }
   if (rc == SQLITE_OK && !writer)
     rc = sqlite3_exec(c->db, "PRAGMA query_only=1", NULL, NULL, NULL);
@@ -308,17 +321,6 @@ static void run_batch(sqlite_store *s, job *batch) {
     batch->result = batch->fn(s, c, batch->arg);
     return;
   }
-  /* A batch of lease-only writes (claims, renewals) commits at
-   * synchronous=NORMAL, without an fsync (checkpoints still sync, so the
-   * file stays consistent): if the machine loses power before a later
-   * commit syncs the WAL, those writes vanish and the executions are simply
-   * queued again, which is what a lost worker means anyway. Everything else
-   * commits at FULL, and that sync makes every earlier frame durable too. */
-  bool durable = false;
-  for (job *j = batch; j; j = j->next)
-    durable |= !j->volatile_ok;
-  if (durable != s->synced && run(c, durable ? ST_SYNC_FULL : ST_SYNC_NORMAL) == CF_OK)
-    s->synced = durable;
   cf_err rc = run(c, ST_BEGIN);
   for (job *j = batch; j; j = j->next) {
     if (rc) {
@@ -343,6 +345,36 @@ static void run_batch(sqlite_store *s, job *batch) {
   }
 }
 
+/* The callback of an asynchronous write nobody waits for. */
+static void async_ignore(void *ctx, cf_err result) {
+  (void)ctx;
+  (void)result;
+}
+
+/* Hands jobs their results: wakes synchronous callers, runs (unlocked, as
+ * they may queue more asynchronous writes) and frees asynchronous ones. */
+static void release_jobs(sqlite_store *s, job *list) {
+  job *async = NULL;
+  pthread_mutex_lock(&s->lock);
+  for (job *j = list, *next; j; j = next) {
+    next = j->next;
+    if (j->done_fn) {
+      j->next = async;
+      async = j;
+    } else {
+      j->done = true; /* the caller owns it; do not touch it after this */
+    }
+  }
+  pthread_cond_broadcast(&s->done_cv);
+  pthread_mutex_unlock(&s->lock);
+  for (job *j = async, *next; j; j = next) {
+    next = j->next;
+    if (j->done_fn != async_ignore)
+      j->done_fn(j->done_ctx, j->result);
+    free(j);
+  }
+}
+
 static void *writer_main(void *arg) {
   sqlite_store *s = arg;
   pthread_mutex_lock(&s->lock);
@@ -351,34 +383,135 @@ static void *writer_main(void *arg) {
       pthread_cond_wait(&s->job_cv, &s->lock);
     if (!s->head)
       break;
-    /* Take an exclusive job alone, or every plain job up to the cap. */
-    job *batch = s->head, *last = batch;
-    int n = 1;
-    if (!batch->exclusive)
-      while (last->next && !last->next->exclusive && n < s->batch_max) {
-        last = last->next;
+    /* Take an exclusive job alone. Otherwise take lease-only writes first,
+     * in a batch of their own that needs no fsync, so that claims never
+     * wait behind a sync; else every plain job up to the cap. Moving a
+     * lease write ahead of an earlier durable one is harmless: they come
+     * from different flows, and a claim that misses work queued a moment
+     * earlier finds it on its next round. */
+    job *batch = NULL, *last = NULL;
+    int n = 0;
+    if (s->head->exclusive) {
+      batch = last = s->head;
+      s->head = batch->next;
+      n = 1;
+    } else {
+      for (job **pp = &s->head; *pp && n < s->batch_max;) {
+        job *j = *pp;
+        if (j->exclusive)
+          break;
+        if (!j->volatile_ok) {
+          pp = &j->next;
+          continue;
+        }
+        *pp = j->next;
+        j->next = NULL;
+        if (last)
+          last->next = j;
+        else
+          batch = j;
+        last = j;
         n++;
       }
-    s->head = last->next;
-    if (!s->head)
-      s->tail = NULL;
+      if (!batch) {
+        batch = last = s->head;
+        n = 1;
+        while (last->next && !last->next->exclusive && n < s->batch_max) {
+          last = last->next;
+          n++;
+        }
+        s->head = last->next;
+      }
+    }
     last->next = NULL;
+    s->tail = NULL;
+    for (job *j = s->head; j; j = j->next)
+      s->tail = j;
     pthread_mutex_unlock(&s->lock);
 
     run_batch(s, batch);
 
-    pthread_mutex_lock(&s->lock);
-    bool wake = false;
-    for (job *j = batch, *next; j; j = next) {
-      next = j->next;
+    /* Committed: visible to every reader now, so wake the workers. A batch
+     * of lease-only writes (claims, renewals) is acknowledged at once: if
+     * the machine loses power before the next sync, those writes vanish
+     * and the executions are queued again, which is what a lost worker
+     * means anyway. Anything else waits for the syncer. */
+    bool wake = false, durable = false;
+    for (job *j = batch; j; j = j->next) {
       wake |= j->wakes && j->result == CF_OK;
-      j->done = true;
+      durable |= !j->volatile_ok && j->result == CF_OK;
     }
+    pthread_mutex_lock(&s->lock);
     if (wake) {
       s->work_seq++;
       pthread_cond_broadcast(&s->work_cv);
     }
-    pthread_cond_broadcast(&s->done_cv);
+    if (durable) {
+      if (s->sync_tail)
+        s->sync_tail->next = batch;
+      else
+        s->sync_head = batch;
+      s->sync_tail = last;
+      pthread_cond_signal(&s->sync_cv);
+    } else {
+      pthread_mutex_unlock(&s->lock);
+      release_jobs(s, batch);
+      pthread_mutex_lock(&s->lock);
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
+/* Makes every committed frame durable: fdatasync of the WAL file, which
+ * covers all commits made before the call. */
+static cf_err sync_wal(sqlite_store *s) {
+  if (s->wal_fd < 0) {
+    char wal[4200];
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+    if (s->wal_fd < 0) {
+      fprintf(stderr, "cronflow store: cannot open %s to sync it: %s\n", wal, strerror(errno));
+      return CF_E_IO;
+    }
+    /* The WAL file's directory entry must be durable too, once. */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", s->path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+      *(slash == dir ? slash + 1 : slash) = '\0';
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      (void)fsync(dfd);
+      close(dfd);
+    }
+  }
+  if (fdatasync(s->wal_fd) != 0) {
+    fprintf(stderr, "cronflow store: cannot sync %s-wal to disk: %s\n", s->path, strerror(errno));
+    return CF_E_IO;
+  }
+  return CF_OK;
+}
+
+static void *syncer_main(void *arg) {
+  sqlite_store *s = arg;
+  pthread_mutex_lock(&s->lock);
+  for (;;) {
+    while (!s->sync_head && !s->syncer_stop)
+      pthread_cond_wait(&s->sync_cv, &s->lock);
+    if (!s->sync_head)
+      break;
+    job *jobs = s->sync_head;
+    s->sync_head = s->sync_tail = NULL;
+    pthread_mutex_unlock(&s->lock);
+    /* Everything taken was committed before this sync starts. */
+    cf_err rc = sync_wal(s);
+    if (rc)
+      for (job *j = jobs; j; j = j->next)
+        if (j->result == CF_OK)
+          j->result = rc;
+    release_jobs(s, jobs);
+    pthread_mutex_lock(&s->lock);
   }
   pthread_mutex_unlock(&s->lock);
   return NULL;
@@ -403,6 +536,45 @@ static cf_err submit(sqlite_store *s, job *j) {
     pthread_cond_wait(&s->done_cv, &s->lock);
   pthread_mutex_unlock(&s->lock);
   return j->result;
+}
+
+/* Queues a heap job (job header first, its arguments after it) without
+ * waiting; the writer calls its done_fn and frees it. */
+static cf_err submit_async(sqlite_store *s, job *j) {
+  j->next = NULL;
+  pthread_mutex_lock(&s->lock);
+  if (s->stopping) {
+    pthread_mutex_unlock(&s->lock);
+    free(j);
+    return CF_E_STORE_CLOSED;
+  }
+  if (s->tail)
+    s->tail->next = j;
+  else
+    s->head = j;
+  s->tail = j;
+  pthread_cond_signal(&s->job_cv);
+  pthread_mutex_unlock(&s->lock);
+  return CF_OK;
+}
+
+/* Room for strings copied after a job's arguments. */
+typedef struct arena {
+  char *next, *end;
+} arena;
+
+static const char *arena_copy(arena *a, const char *text) {
+  if (!text)
+    return NULL;
+  size_t n = strlen(text) + 1;
+  char *p = a->next;
+  memcpy(p, text, n);
+  a->next += n;
+  return p;
+}
+
+static size_t text_size(const char *text) {
+  return text ? strlen(text) + 1 : 0;
 }
 
 static cf_err write_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg,
@@ -563,6 +735,8 @@ static cf_err sq_open(const store_config *cfg, const char *location, void **impl
   pthread_mutex_init(&s->pool_lock, NULL);
   pthread_cond_init(&s->job_cv, NULL);
   pthread_cond_init(&s->done_cv, NULL);
+  pthread_cond_init(&s->sync_cv, NULL);
+  s->wal_fd = -1;
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -573,7 +747,6 @@ static cf_err sq_open(const store_config *cfg, const char *location, void **impl
   int version = 0;
   if (!rc) {
     s->writer = *w;
-    s->synced = true;
     free(w);
     rc = read_version(&s->writer, &version);
     if (rc && err)
@@ -582,8 +755,18 @@ static cf_err sq_open(const store_config *cfg, const char *location, void **impl
   }
   if (!rc && version > latest_version())
     rc = too_new(s->path, version, err, err_cap);
-  if (!rc && pthread_create(&s->thread, NULL, writer_main, s) != 0)
+  if (!rc && pthread_create(&s->syncer, NULL, syncer_main, s) != 0)
     rc = CF_E_NOMEM;
+  if (!rc)
+    s->syncer_started = true;
+  if (!rc && pthread_create(&s->thread, NULL, writer_main, s) != 0) {
+    rc = CF_E_NOMEM;
+    pthread_mutex_lock(&s->lock);
+    s->syncer_stop = true;
+    pthread_cond_signal(&s->sync_cv);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->syncer, NULL);
+  }
   if (rc) {
     for (int i = 0; i < ST_COUNT; i++)
       sqlite3_finalize(s->writer.stmts[i]);
@@ -609,6 +792,15 @@ static void sq_close(void *impl) {
   pthread_cond_broadcast(&s->work_cv);
   pthread_mutex_unlock(&s->lock);
   pthread_join(s->thread, NULL);
+  /* The writer has committed everything; let the syncer finish. */
+  pthread_mutex_lock(&s->lock);
+  s->syncer_stop = true;
+  pthread_cond_signal(&s->sync_cv);
+  pthread_mutex_unlock(&s->lock);
+  pthread_join(s->syncer, NULL);
+  if (s->wal_fd >= 0)
+    close(s->wal_fd);
+  pthread_cond_destroy(&s->sync_cv);
   for (size_t i = 0; i < s->nidle; i++)
     conn_close(s->idle[i]);
   for (int i = 0; i < ST_COUNT; i++)
@@ -1016,6 +1208,76 @@ static cf_err sq_step_save(void *impl, int64_t execution_id, int64_t token,
   return write_job(impl, step_save_fn, &a, false);
 }
 
+/* ------------------------------------------------------------ async */
+
+typedef struct async_lease {
+  job j;
+  lease_args a;
+} async_lease;
+
+static cf_err queue_lease_async(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *),
+                                const lease_args *args, bool wakes, store_done_fn done, void *ctx) {
+  size_t extra = text_size(args->error) + text_size(args->result);
+  async_lease *x = calloc(1, sizeof *x + extra);
+  if (!x)
+    return CF_E_NOMEM;
+  arena ar = {(char *)(x + 1), (char *)(x + 1) + extra};
+  x->a = *args;
+  x->a.error = arena_copy(&ar, args->error);
+  x->a.result = arena_copy(&ar, args->result);
+  x->j = (job){.fn = fn,
+               .arg = &x->a,
+               .wakes = wakes,
+               .done_fn = done ? done : async_ignore,
+               .done_ctx = ctx};
+  return submit_async(s, &x->j);
+}
+
+static cf_err sq_exec_finish_async(void *impl, int64_t id, int64_t token, store_exec_status status,
+                                   const char *error, const char *result, int64_t now,
+                                   store_done_fn done, void *ctx) {
+  if (status == STORE_EXEC_QUEUED || status == STORE_EXEC_RUNNING ||
+      !store_exec_status_name(status))
+    return CF_E_INVALID;
+  lease_args a = {
+      .id = id, .token = token, .now = now, .status = status, .error = error, .result = result};
+  return queue_lease_async(impl, finish_fn, &a, false, done, ctx);
+}
+
+static cf_err sq_exec_retry_async(void *impl, int64_t id, int64_t token, const char *error,
+                                  int64_t run_at, int64_t now, store_done_fn done, void *ctx) {
+  lease_args a = {.id = id, .token = token, .now = now, .run_at = run_at, .error = error};
+  return queue_lease_async(impl, retry_fn, &a, true, done, ctx);
+}
+
+typedef struct async_step {
+  job j;
+  step_args a;
+  store_step step;
+} async_step;
+
+static cf_err sq_step_save_async(void *impl, int64_t execution_id, int64_t token,
+                                 const store_step *step, store_done_fn done, void *ctx) {
+  if (!step->node_id || !step->status)
+    return CF_E_INVALID;
+  size_t extra = text_size(step->node_id) + text_size(step->status) + text_size(step->input) +
+                 text_size(step->output) + text_size(step->error);
+  async_step *x = calloc(1, sizeof *x + extra);
+  if (!x)
+    return CF_E_NOMEM;
+  arena ar = {(char *)(x + 1), (char *)(x + 1) + extra};
+  x->step = *step;
+  x->step.node_id = arena_copy(&ar, step->node_id);
+  x->step.status = arena_copy(&ar, step->status);
+  x->step.input = arena_copy(&ar, step->input);
+  x->step.output = arena_copy(&ar, step->output);
+  x->step.error = arena_copy(&ar, step->error);
+  x->a = (step_args){execution_id, token, &x->step};
+  x->j = (job){
+      .fn = step_save_fn, .arg = &x->a, .done_fn = done ? done : async_ignore, .done_ctx = ctx};
+  return submit_async(impl, &x->j);
+}
+
 /* ------------------------------------------------------------ prune */
 
 typedef struct prune_args {
@@ -1133,6 +1395,27 @@ static cf_err sq_exec_next_due(void *impl, int64_t *run_at) {
     *run_at = sqlite3_column_int64(st, 0);
   else
     rc = step == SQLITE_ROW ? CF_E_NOT_FOUND : map_rc(sqlite3_extended_errcode(c->db));
+  done_with(st);
+  reader_put(s, c);
+  return rc;
+}
+
+static cf_err sq_exec_pending(void *impl, int64_t *count) {
+  sqlite_store *s = impl;
+  conn *c;
+  cf_err rc = reader_get(s, &c);
+  if (rc)
+    return rc;
+  sqlite3_stmt *st = stmt(c, ST_PENDING);
+  if (!st) {
+    rc = map_rc(sqlite3_extended_errcode(c->db));
+    reader_put(s, c);
+    return rc;
+  }
+  if (sqlite3_step(st) == SQLITE_ROW)
+    *count = sqlite3_column_int64(st, 0);
+  else
+    rc = map_rc(sqlite3_extended_errcode(c->db));
   done_with(st);
   reader_put(s, c);
   return rc;
@@ -1280,10 +1563,14 @@ const store_backend store_sqlite_backend = {
     .exec_renew = sq_exec_renew,
     .exec_finish = sq_exec_finish,
     .exec_retry = sq_exec_retry,
+    .exec_finish_async = sq_exec_finish_async,
+    .exec_retry_async = sq_exec_retry_async,
+    .step_save_async = sq_step_save_async,
     .exec_release = sq_exec_release,
     .exec_get = sq_exec_get,
     .exec_counts = sq_exec_counts,
     .exec_next_due = sq_exec_next_due,
+    .exec_pending = sq_exec_pending,
     .work_seq = sq_work_seq,
     .wait_work = sq_wait_work,
     .exec_prune = sq_exec_prune,

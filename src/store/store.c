@@ -129,6 +129,22 @@ cf_err store_exec_retry(store *s, int64_t id, int64_t token, const char *error, 
   return s->backend->exec_retry(s->impl, id, token, error, run_at, now);
 }
 
+cf_err store_exec_finish_async(store *s, int64_t id, int64_t token, store_exec_status status,
+                               const char *error, const char *result, int64_t now,
+                               store_done_fn done, void *ctx) {
+  return s->backend->exec_finish_async(s->impl, id, token, status, error, result, now, done, ctx);
+}
+
+cf_err store_exec_retry_async(store *s, int64_t id, int64_t token, const char *error,
+                              int64_t run_at, int64_t now, store_done_fn done, void *ctx) {
+  return s->backend->exec_retry_async(s->impl, id, token, error, run_at, now, done, ctx);
+}
+
+cf_err store_step_save_async(store *s, int64_t execution_id, int64_t token, const store_step *step,
+                             store_done_fn done, void *ctx) {
+  return s->backend->step_save_async(s->impl, execution_id, token, step, done, ctx);
+}
+
 cf_err store_exec_release(store *s, int64_t id, int64_t token, int64_t now) {
   return s->backend->exec_release(s->impl, id, token, now);
 }
@@ -149,6 +165,10 @@ void store_exec_clear(store_exec *e) {
 
 cf_err store_exec_counts(store *s, int64_t counts[6]) {
   return s->backend->exec_counts(s->impl, counts);
+}
+
+cf_err store_exec_pending(store *s, int64_t *count) {
+  return s->backend->exec_pending(s->impl, count);
 }
 
 cf_err store_exec_next_due(store *s, int64_t *run_at) {

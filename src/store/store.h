@@ -153,6 +153,26 @@ CF_MUST_CHECK cf_err store_exec_finish(store *s, int64_t id, int64_t lease_token
 CF_MUST_CHECK cf_err store_exec_retry(store *s, int64_t id, int64_t lease_token, const char *error,
                                       int64_t run_at, int64_t now);
 
+/*
+ * Asynchronous writes. Each copies what it needs and returns at once
+ * (CF_OK: queued; CF_E_STORE_CLOSED, CF_E_NOMEM: not queued, `done` never
+ * called). Writes are committed in the order they were queued, in the same
+ * transactions as everybody else's, and `done(ctx, result)` then runs on the
+ * store's writer thread with what a synchronous call would have returned.
+ * `done` must be quick and must not call a synchronous store function (the
+ * writer would wait for itself); queuing another asynchronous write is fine.
+ * `done` may be NULL when nobody needs the result.
+ */
+typedef void (*store_done_fn)(void *ctx, cf_err result);
+
+CF_MUST_CHECK cf_err store_exec_finish_async(store *s, int64_t id, int64_t lease_token,
+                                             store_exec_status status, const char *error,
+                                             const char *result, int64_t now, store_done_fn done,
+                                             void *ctx);
+CF_MUST_CHECK cf_err store_exec_retry_async(store *s, int64_t id, int64_t lease_token,
+                                            const char *error, int64_t run_at, int64_t now,
+                                            store_done_fn done, void *ctx);
+
 /* Gives an execution back (graceful shutdown): queued again at once, the
  * attempt not counted. */
 CF_MUST_CHECK cf_err store_exec_release(store *s, int64_t id, int64_t lease_token, int64_t now);
@@ -174,6 +194,9 @@ void store_exec_clear(store_exec *e);
 
 /* How many executions are in each status (indexed by store_exec_status). */
 CF_MUST_CHECK cf_err store_exec_counts(store *s, int64_t counts[6]);
+
+/* How many executions are queued or running (cheap: from the indexes). */
+CF_MUST_CHECK cf_err store_exec_pending(store *s, int64_t *count);
 
 /* The earliest run_at among queued executions; CF_E_NOT_FOUND if none. */
 CF_MUST_CHECK cf_err store_exec_next_due(store *s, int64_t *run_at);
@@ -219,6 +242,10 @@ typedef struct store_step {
 /* Saves (inserts or replaces) one step's checkpoint, fenced by the lease. */
 CF_MUST_CHECK cf_err store_step_save(store *s, int64_t execution_id, int64_t lease_token,
                                      const store_step *step);
+
+/* store_step_save, asynchronously (see store_exec_finish_async). */
+CF_MUST_CHECK cf_err store_step_save_async(store *s, int64_t execution_id, int64_t lease_token,
+                                           const store_step *step, store_done_fn done, void *ctx);
 
 /* The checkpoints of an execution, in start order. Free with
  * store_steps_free (the strings belong to the array). */

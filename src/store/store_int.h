@@ -30,10 +30,18 @@ typedef struct store_backend {
                         const char *error, const char *result, int64_t now);
   cf_err (*exec_retry)(void *impl, int64_t id, int64_t token, const char *error, int64_t run_at,
                        int64_t now);
+  cf_err (*exec_finish_async)(void *impl, int64_t id, int64_t token, store_exec_status status,
+                              const char *error, const char *result, int64_t now,
+                              store_done_fn done, void *ctx);
+  cf_err (*exec_retry_async)(void *impl, int64_t id, int64_t token, const char *error,
+                             int64_t run_at, int64_t now, store_done_fn done, void *ctx);
+  cf_err (*step_save_async)(void *impl, int64_t execution_id, int64_t token, const store_step *step,
+                            store_done_fn done, void *ctx);
   cf_err (*exec_release)(void *impl, int64_t id, int64_t token, int64_t now);
   cf_err (*exec_get)(void *impl, int64_t id, store_exec *out);
   cf_err (*exec_counts)(void *impl, int64_t counts[6]);
   cf_err (*exec_next_due)(void *impl, int64_t *run_at);
+  cf_err (*exec_pending)(void *impl, int64_t *count);
   uint64_t (*work_seq)(void *impl);
   void (*wait_work)(void *impl, uint64_t seen, int64_t timeout_ms);
   cf_err (*exec_prune)(void *impl, int64_t before, int limit, int64_t *deleted);

@@ -30,6 +30,18 @@ struct worker_exec {
   struct worker_exec *next, *prev;
 };
 
+/* An outcome on its way to the store: tracked until committed, its lease
+ * renewed meanwhile, re-sent by the heartbeat if the write failed. */
+typedef struct finishing {
+  worker_pool *pool;
+  int64_t id, token;
+  worker_outcome outcome;
+  int64_t run_at; /* for a retry */
+  char *error, *result;
+  bool resend;
+  struct finishing *next, *prev;
+} finishing;
+
 /* A claimed execution waiting for a runner thread. */
 typedef struct ready_item {
   store_claim claim; /* strings owned here */
@@ -49,6 +61,8 @@ struct worker_pool {
   int busy;                /* runners working on an execution */
   pthread_cond_t ready_cv; /* an item was queued, or stopping */
   pthread_cond_t slot_cv;  /* a runner became free, or stopping */
+  finishing *finishing;    /* outcomes not yet committed */
+  int outstanding;         /* asynchronous writes whose callback is due */
   pthread_mutex_t lock;
   pthread_cond_t changed; /* in-flight list or running-thread count changed */
   pthread_cond_t tick;    /* wakes the heartbeat early on stop */
@@ -89,6 +103,11 @@ cf_err worker_exec_steps(worker_exec *x, store_step **steps, size_t *count) {
   return store_step_list(x->pool->cfg.store, x->claim->id, steps, count);
 }
 
+cf_err worker_exec_checkpoint_async(worker_exec *x, const store_step *step) {
+  return store_step_save_async(x->pool->cfg.store, x->claim->id, x->claim->lease_token, step, NULL,
+                               NULL);
+}
+
 cf_err worker_exec_checkpoint(worker_exec *x, const store_step *step) {
   cf_err rc = store_step_save(x->pool->cfg.store, x->claim->id, x->claim->lease_token, step);
   if (rc == CF_E_LEASE_LOST)
@@ -116,52 +135,114 @@ static double next_random(uint64_t *state) {
   return (double)((x * UINT64_C(2685821657736338717)) >> 11) / 9007199254740992.0;
 }
 
-/*
- * Writes an outcome, retrying store errors that may pass (a locked or full
- * database) for a while. LEASE_LOST ends it: the execution is someone
- * else's.
- */
-static void write_outcome(worker_pool *p, const store_claim *c, worker_result *r, uint64_t *rng) {
+static void on_outcome_written(void *ctx, cf_err rc);
+
+/* Queues the outcome write; called with p->lock held. */
+static void send_outcome(worker_pool *p, finishing *f) {
   store *s = p->cfg.store;
-  for (int tries = 0; tries < 20; tries++) {
-    int64_t now = worker_now_ms();
-    cf_err rc;
-    switch (r->outcome) {
-    case WORKER_SUCCEEDED:
-      rc = store_exec_finish(s, c->id, c->lease_token, STORE_EXEC_SUCCEEDED, NULL, r->result, now);
-      break;
-    case WORKER_FAILED:
-      if (c->attempt < c->max_attempts) {
-        int64_t delay =
-            worker_backoff_ms(c->backoff_ms, c->backoff_max_ms, c->attempt, next_random(rng));
-        rc = store_exec_retry(s, c->id, c->lease_token, r->error, now + delay, now);
-        break;
-      }
-      /* Out of attempts: failed for good. */
-      __attribute__((fallthrough));
-    case WORKER_FAILED_FINAL:
-      rc = store_exec_finish(s, c->id, c->lease_token, STORE_EXEC_FAILED, r->error, r->result, now);
-      break;
-    case WORKER_CANCELLED:
-      rc = store_exec_finish(s, c->id, c->lease_token, STORE_EXEC_CANCELLED, r->error, r->result,
-                             now);
-      break;
-    case WORKER_TIMED_OUT:
-      rc = store_exec_finish(s, c->id, c->lease_token, STORE_EXEC_TIMED_OUT, r->error, r->result,
-                             now);
-      break;
-    default: rc = store_exec_release(s, c->id, c->lease_token, now); break;
-    }
-    if (rc == CF_OK || rc == CF_E_LEASE_LOST || rc == CF_E_STORE_CLOSED)
-      return;
-    fprintf(stderr, "cronflow worker: execution %lld: cannot record the outcome: %s; retrying\n",
-            (long long)c->id, cf_strerror(rc));
-    sleep_ms(tries < 5 ? 100 : 1000);
+  int64_t now = worker_now_ms();
+  cf_err rc;
+  f->resend = false;
+  switch (f->outcome) {
+  case WORKER_SUCCEEDED:
+    rc = store_exec_finish_async(s, f->id, f->token, STORE_EXEC_SUCCEEDED, NULL, f->result, now,
+                                 on_outcome_written, f);
+    break;
+  case WORKER_FAILED:
+    rc =
+        store_exec_retry_async(s, f->id, f->token, f->error, f->run_at, now, on_outcome_written, f);
+    break;
+  case WORKER_FAILED_FINAL:
+    rc = store_exec_finish_async(s, f->id, f->token, STORE_EXEC_FAILED, f->error, f->result, now,
+                                 on_outcome_written, f);
+    break;
+  case WORKER_CANCELLED:
+    rc = store_exec_finish_async(s, f->id, f->token, STORE_EXEC_CANCELLED, f->error, f->result, now,
+                                 on_outcome_written, f);
+    break;
+  default:
+    rc = store_exec_finish_async(s, f->id, f->token, STORE_EXEC_TIMED_OUT, f->error, f->result, now,
+                                 on_outcome_written, f);
+    break;
   }
-  fprintf(stderr,
-          "cronflow worker: execution %lld: giving up on recording its outcome; its lease will "
-          "expire and another worker will run it\n",
-          (long long)c->id);
+  if (rc == CF_OK)
+    p->outstanding++;
+  else
+    f->resend = rc != CF_E_STORE_CLOSED;
+}
+
+static void finishing_free(worker_pool *p, finishing *f) {
+  if (f->prev)
+    f->prev->next = f->next;
+  else
+    p->finishing = f->next;
+  if (f->next)
+    f->next->prev = f->prev;
+  free(f->error);
+  free(f->result);
+  free(f);
+}
+
+/* Runs on the store's writer thread after the outcome's commit. */
+static void on_outcome_written(void *ctx, cf_err rc) {
+  finishing *f = ctx;
+  worker_pool *p = f->pool;
+  pthread_mutex_lock(&p->lock);
+  p->outstanding--;
+  if (rc == CF_OK || rc == CF_E_LEASE_LOST || rc == CF_E_STORE_CLOSED) {
+    finishing_free(p, f);
+  } else {
+    /* The heartbeat sends it again; the lease is renewed meanwhile, and if
+     * it cannot be, another worker runs the execution again. */
+    fprintf(stderr, "cronflow worker: execution %lld: cannot record the outcome: %s; retrying\n",
+            (long long)f->id, cf_strerror(rc));
+    f->resend = true;
+  }
+  pthread_cond_broadcast(&p->changed);
+  pthread_mutex_unlock(&p->lock);
+}
+
+/* Hands an outcome to the store; the runner does not wait for the commit. */
+static void record_outcome(worker_pool *p, const store_claim *c, worker_result *r, uint64_t *rng) {
+  if (r->outcome == WORKER_INTERRUPTED) {
+    /* Shutdown past grace: give it back so another worker resumes it. */
+    cf_err rc = store_exec_release(p->cfg.store, c->id, c->lease_token, worker_now_ms());
+    if (rc && rc != CF_E_LEASE_LOST && rc != CF_E_STORE_CLOSED)
+      fprintf(stderr,
+              "cronflow worker: execution %lld: cannot give it back (%s); its lease will "
+              "expire and another worker will run it\n",
+              (long long)c->id, cf_strerror(rc));
+    return;
+  }
+  finishing *f = calloc(1, sizeof *f);
+  if (!f) {
+    fprintf(stderr,
+            "cronflow worker: execution %lld: out of memory recording its outcome; it "
+            "will run again when its lease expires\n",
+            (long long)c->id);
+    return;
+  }
+  f->pool = p;
+  f->id = c->id;
+  f->token = c->lease_token;
+  f->outcome = r->outcome;
+  f->error = r->error[0] ? strdup(r->error) : NULL;
+  f->result = r->result;
+  r->result = NULL;
+  if (f->outcome == WORKER_FAILED) {
+    if (c->attempt < c->max_attempts)
+      f->run_at = worker_now_ms() +
+                  worker_backoff_ms(c->backoff_ms, c->backoff_max_ms, c->attempt, next_random(rng));
+    else
+      f->outcome = WORKER_FAILED_FINAL;
+  }
+  pthread_mutex_lock(&p->lock);
+  f->next = p->finishing;
+  if (p->finishing)
+    p->finishing->prev = f;
+  p->finishing = f;
+  send_outcome(p, f);
+  pthread_mutex_unlock(&p->lock);
 }
 
 static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
@@ -174,7 +255,7 @@ static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
              "the worker running this execution stopped %d times without finishing it; "
              "giving up",
              c->resumes);
-    write_outcome(p, c, &r, rng);
+    record_outcome(p, c, &r, rng);
     return;
   }
   pthread_mutex_lock(&p->lock);
@@ -197,7 +278,7 @@ static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
   pthread_mutex_unlock(&p->lock);
 
   if (!atomic_load(&x.lease_lost))
-    write_outcome(p, c, &r, rng);
+    record_outcome(p, c, &r, rng);
   free(r.result);
 }
 
@@ -303,21 +384,29 @@ typedef struct lease_ref {
   int64_t id, token;
 } lease_ref;
 
-/* Renews every lease in flight; marks the ones lost. */
+/* Renews every lease in flight or finishing; marks the ones lost; sends
+ * again the outcomes whose write failed. */
 static void renew_all(worker_pool *p) {
   pthread_mutex_lock(&p->lock);
   size_t n = 0;
   for (worker_exec *x = p->inflight; x; x = x->next)
     n++;
+  for (finishing *f = p->finishing; f; f = f->next) {
+    n++;
+    if (f->resend)
+      send_outcome(p, f);
+  }
   lease_ref *refs = n ? malloc(n * sizeof *refs) : NULL;
   size_t k = 0;
   for (worker_exec *x = p->inflight; refs && x; x = x->next)
     refs[k++] = (lease_ref){x, x->claim->id, x->claim->lease_token};
+  for (finishing *f = p->finishing; refs && f; f = f->next)
+    refs[k++] = (lease_ref){NULL, f->id, f->token};
   pthread_mutex_unlock(&p->lock);
   for (size_t i = 0; i < k; i++) {
     cf_err rc =
         store_exec_renew(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms(), p->cfg.lease_ms);
-    if (rc != CF_E_LEASE_LOST)
+    if (rc != CF_E_LEASE_LOST || !refs[i].x)
       continue;
     /* Mark it only if that runner is still on it. */
     pthread_mutex_lock(&p->lock);
@@ -497,11 +586,28 @@ void worker_pool_stop(worker_pool *p) {
         atomic_store(&x->lease_lost, true);
     pthread_mutex_unlock(&p->lock);
   }
+  /* Let queued outcome writes commit (the heartbeat keeps their leases and
+   * re-sends failed ones), within the grace period. */
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += (time_t)(p->cfg.grace_ms / 1000) + 1;
   pthread_mutex_lock(&p->lock);
+  while (p->finishing)
+    if (pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT)
+      break;
   p->heartbeat_stop = true;
   pthread_cond_broadcast(&p->tick);
   pthread_mutex_unlock(&p->lock);
   pthread_join(p->heartbeat, NULL);
+  /* Callbacks of writes already queued still point here: wait for them
+   * (the store always answers). Unsent outcomes are dropped: their leases
+   * expire and the executions run again. */
+  pthread_mutex_lock(&p->lock);
+  while (p->outstanding > 0)
+    pthread_cond_wait(&p->changed, &p->lock);
+  while (p->finishing)
+    finishing_free(p, p->finishing);
+  pthread_mutex_unlock(&p->lock);
   if (!done)
     return; /* stuck runner threads still point at the pool: keep it */
   for (int i = 0; i < p->nrunners; i++)

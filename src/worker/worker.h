@@ -96,4 +96,8 @@ CF_MUST_CHECK cf_err worker_exec_steps(worker_exec *x, store_step **steps, size_
  * another worker owns the execution now and this runner must stop. */
 CF_MUST_CHECK cf_err worker_exec_checkpoint(worker_exec *x, const store_step *step);
 
+/* Saves a step checkpoint without waiting for its commit: for runners that
+ * go straight on. A lost lease shows in the outcome write that follows. */
+CF_MUST_CHECK cf_err worker_exec_checkpoint_async(worker_exec *x, const store_step *step);
+
 #endif
