@@ -323,6 +323,9 @@ static cf_err parse_item(parser *p, int f, const char *s, const char *end) {
       const char *at = c.s;
       if ((err = read_value(p, f, &c, &hi)) || (err = check_range(p, f, at, hi)))
         return err;
+      /* `FRI-SUN`: a week runs to Sunday, so a range ending at 0 ends at 7. */
+      if (f == CRON_FIELD_DAY_OF_WEEK && hi == 0 && lo > 0)
+        hi = 7;
       if (lo > hi)
         return fail(p, f, s, "range %d-%d runs backwards (write it as two ranges: %d-%d,%d-%d)", lo,
                     hi, lo, specs[f].max, specs[f].min, hi);

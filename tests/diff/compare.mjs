@@ -37,6 +37,7 @@ export const CLASSES = {
   'loop-limit': "cron-parser gives up ('loop limit exceeded') on a search that crosses a transition",
   'tzdata': "Node's ICU time zone data differs from the system's tzdata that cronflow reads",
   'overlapping-list': 'cron-parser rejects a list whose items share a value; cronflow takes the union',
+  'range-to-sunday': 'cron-parser rejects a day-of-week range ending on Sunday written 0 or SUN (FRI-SUN); cronflow reads that end as 7',
 };
 
 const FIELD_KINDS_5 = ['minute', 'hour', 'dom', 'month', 'dow'];
@@ -55,6 +56,26 @@ function unionRewrite(expr) {
     return listUnion(kinds[i], f);
   });
   return changed ? out.join(' ') : null;
+}
+
+// The expression with every day-of-week range that ends on Sunday written
+// 0 or SUN ending at 7 instead, or null when there is none.
+function sundayRewrite(expr) {
+  if (expr.startsWith('@')) return null;
+  const fields = expr.trim().split(/\s+/);
+  const last = fields.length - 1;
+  let changed = false;
+  fields[last] = fields[last]
+    .split(',')
+    .map((item) => {
+      const [range, step] = item.split('/');
+      const m = /^([0-7]|[a-z]{3})-(0|sun)$/i.exec(range);
+      if (!m || /^(0|sun)$/i.test(m[1])) return item;
+      changed = true;
+      return `${m[1]}-7${step !== undefined ? '/' + step : ''}`;
+    })
+    .join(',');
+  return changed ? fields.join(' ') : null;
 }
 
 function iso(zone, t) {
@@ -247,19 +268,35 @@ function main() {
     }
     let prefix = '';
     if (theirParseError) {
-      const rewrite = /duplicate values found/.test(theirParseError) ? unionRewrite(c.expr) : null;
-      if (!rewrite) {
+      // Ours must answer the expression as cron-parser answers it written
+      // the way it accepts: ranges to Sunday ending at 7, overlapping
+      // lists as their union.
+      let rewrite = null;
+      const labels = [];
+      if (/Invalid range: \d+-0,/.test(theirParseError) && (rewrite = sundayRewrite(c.expr))) {
+        labels.push('range-to-sunday');
+        theirs = theirAnswer(rewrite, c.zone, c.from, c.count, c.dir === 'prev');
+      }
+      const dup = (e) => e && /duplicate values found/.test(e);
+      const base = rewrite ?? c.expr;
+      if (dup(rewrite ? theirs.error : theirParseError)) {
+        const union = unionRewrite(base);
+        if (union) {
+          rewrite = union;
+          labels.push('overlapping-list');
+          theirs = theirAnswer(rewrite, c.zone, c.from, c.count, c.dir === 'prev');
+        }
+      }
+      if (!rewrite || !labels.length) {
         fail(`cron-parser rejects it (${theirParseError}); ours answers ${ours.fires.join(' ')}`);
         continue;
       }
-      // Ours must answer the expression as cron-parser answers its union.
       expr = rewrite;
-      theirs = theirAnswer(rewrite, c.zone, c.from, c.count, c.dir === 'prev');
       if (theirs.error?.startsWith('parse: ')) {
-        fail(`cron-parser rejects the union ${JSON.stringify(rewrite)} too: ${theirs.error}`);
+        fail(`cron-parser rejects the rewrite ${JSON.stringify(rewrite)} too: ${theirs.error}`);
         continue;
       }
-      prefix = 'overlapping-list';
+      prefix = labels.join(' + ');
     }
     const zone = zoneOf(c.zone);
     const prev = c.dir === 'prev';

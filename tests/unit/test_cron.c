@@ -227,6 +227,11 @@ static void test_day_fields(void **state) {
   int64_t k[] = {utc(2024, 9, 27, 12, 0, 0), utc(2024, 10, 25, 12, 0, 0)};
   expect_next("0 12 * * FRIL", "UTC", utc(2024, 9, 1, 0, 0, 0), 2, k);
   expect_next("0 12 * * 5#L", "UTC", utc(2024, 9, 1, 0, 0, 0), 2, k);
+  /* A day-of-week range may end on Sunday as 0: FRI-SUN is Fri, Sat, Sun. */
+  int64_t w[] = {utc(2024, 9, 6, 0, 0, 0), utc(2024, 9, 7, 0, 0, 0), utc(2024, 9, 8, 0, 0, 0),
+                 utc(2024, 9, 13, 0, 0, 0)};
+  expect_next("0 0 * * FRI-SUN", "UTC", utc(2024, 9, 5, 0, 0, 0), 4, w);
+  expect_next("0 0 * * 5-0", "UTC", utc(2024, 9, 5, 0, 0, 0), 4, w);
   /* `?` stands for `*` in any field. */
   int64_t q[] = {utc(2024, 9, 1, 0, 1, 0), utc(2024, 9, 1, 0, 2, 0)};
   expect_next("? * * * ?", "UTC", utc(2024, 9, 1, 0, 0, 0), 2, q);
