@@ -53,6 +53,8 @@ enum stmt_id {
   ST_RETRY,
   ST_RELEASE_EXEC,
   ST_FENCE,
+  ST_RERUN,
+  ST_EXISTS,
   ST_STEP_SAVE,
   ST_PRUNE,
   ST_GET,
@@ -110,6 +112,10 @@ static const char *const sql_text[ST_COUNT] = {
                         "attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL "
                         "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' "
                         "RETURNING attempt + 1",
+    [ST_RERUN] = "UPDATE executions SET status = 'queued', run_at = ?2, finished_at = NULL, "
+                 "max_attempts = attempt + 1, lease_owner = NULL, lease_expires_at = NULL "
+                 "WHERE id = ?1 AND status IN ('failed', 'timed_out', 'cancelled')",
+    [ST_EXISTS] = "SELECT 1 FROM executions WHERE id = ?1",
     [ST_FENCE] = "SELECT 1 FROM executions WHERE id = ?1 AND lease_token = ?2 AND "
                  "status = 'running'",
     [ST_STEP_SAVE] = "INSERT OR REPLACE INTO execution_steps (execution_id, node_id, iteration, "
@@ -1166,6 +1172,33 @@ static cf_err sq_exec_release(void *impl, int64_t id, int64_t token, int64_t now
   return write_job(impl, release_fn, &a, true);
 }
 
+typedef struct rerun_args {
+  int64_t id, now;
+} rerun_args;
+
+static cf_err rerun_fn(sqlite_store *s, conn *c, void *arg) {
+  (void)s;
+  rerun_args *a = arg;
+  STMT_OR_FAIL(st, c, ST_RERUN);
+  sqlite3_bind_int64(st, 1, a->id);
+  sqlite3_bind_int64(st, 2, a->now);
+  cf_err rc = step_done(c, st);
+  if (rc || sqlite3_changes(c->db) > 0)
+    return rc;
+  STMT_OR_FAIL(ex, c, ST_EXISTS);
+  sqlite3_bind_int64(ex, 1, a->id);
+  int step = sqlite3_step(ex);
+  done_with(ex);
+  if (step == SQLITE_ROW)
+    return CF_E_CONFLICT;
+  return step == SQLITE_DONE ? CF_E_NOT_FOUND : map_rc(sqlite3_extended_errcode(c->db));
+}
+
+static cf_err sq_exec_rerun_failed(void *impl, int64_t id, int64_t now) {
+  rerun_args a = {id, now};
+  return write_job(impl, rerun_fn, &a, true);
+}
+
 /* ------------------------------------------------------------ steps */
 
 typedef struct step_args {
@@ -1567,6 +1600,7 @@ const store_backend store_sqlite_backend = {
     .exec_retry_async = sq_exec_retry_async,
     .step_save_async = sq_step_save_async,
     .exec_release = sq_exec_release,
+    .exec_rerun_failed = sq_exec_rerun_failed,
     .exec_get = sq_exec_get,
     .exec_counts = sq_exec_counts,
     .exec_next_due = sq_exec_next_due,

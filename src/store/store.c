@@ -149,6 +149,10 @@ cf_err store_exec_release(store *s, int64_t id, int64_t token, int64_t now) {
   return s->backend->exec_release(s->impl, id, token, now);
 }
 
+cf_err store_exec_rerun_failed(store *s, int64_t id, int64_t now) {
+  return s->backend->exec_rerun_failed(s->impl, id, now);
+}
+
 cf_err store_exec_get(store *s, int64_t id, store_exec *out) {
   return s->backend->exec_get(s->impl, id, out);
 }

@@ -177,6 +177,15 @@ CF_MUST_CHECK cf_err store_exec_retry_async(store *s, int64_t id, int64_t lease_
  * attempt not counted. */
 CF_MUST_CHECK cf_err store_exec_release(store *s, int64_t id, int64_t lease_token, int64_t now);
 
+/*
+ * Runs a finished execution that did not succeed (failed, timed_out,
+ * cancelled) once more: queued again as a new attempt with one more
+ * allowed, its history and step checkpoints kept, so it resumes from the
+ * step that failed. CF_E_NOT_FOUND; CF_E_CONFLICT when it is queued,
+ * running or succeeded.
+ */
+CF_MUST_CHECK cf_err store_exec_rerun_failed(store *s, int64_t id, int64_t now);
+
 typedef struct store_exec {
   int64_t id, org_id, workflow_id;
   int32_t workflow_version;

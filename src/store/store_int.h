@@ -38,6 +38,7 @@ typedef struct store_backend {
   cf_err (*step_save_async)(void *impl, int64_t execution_id, int64_t token, const store_step *step,
                             store_done_fn done, void *ctx);
   cf_err (*exec_release)(void *impl, int64_t id, int64_t token, int64_t now);
+  cf_err (*exec_rerun_failed)(void *impl, int64_t id, int64_t now);
   cf_err (*exec_get)(void *impl, int64_t id, store_exec *out);
   cf_err (*exec_counts)(void *impl, int64_t counts[6]);
   cf_err (*exec_next_due)(void *impl, int64_t *run_at);

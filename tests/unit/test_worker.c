@@ -178,6 +178,63 @@ static void test_exhausted_attempts(void **state) {
   store_exec_clear(&x);
 }
 
+static atomic_int fixed;
+
+/* Fails at step s1 until `fixed` is set; s0 is checkpointed once. */
+static void fails_at_s1(void *ctx, worker_exec *x, worker_result *out) {
+  (void)ctx;
+  store_step *steps;
+  size_t count;
+  assert_int_equal(worker_exec_steps(x, &steps, &count), CF_OK);
+  bool s0_done = false;
+  for (size_t i = 0; i < count; i++)
+    s0_done |= strcmp(steps[i].node_id, "s0") == 0;
+  store_steps_free(steps, count);
+  if (!s0_done) {
+    atomic_fetch_add(&step_runs[1], 1);
+    store_step s = {.node_id = "s0", .status = "succeeded", .started_at = worker_now_ms()};
+    assert_int_equal(worker_exec_checkpoint(x, &s), CF_OK);
+  }
+  if (!atomic_load(&fixed)) {
+    out->outcome = WORKER_FAILED;
+    snprintf(out->error, sizeof out->error, "s1: the remote is down");
+    return;
+  }
+  atomic_fetch_add(&step_runs[2], 1);
+  out->outcome = WORKER_SUCCEEDED;
+}
+
+static void test_rerun_from_failed_step(void **state) {
+  (void)state;
+  atomic_store(&fixed, 0);
+  atomic_store(&step_runs[1], 0);
+  atomic_store(&step_runs[2], 0);
+  int64_t id = enqueue(NULL, 1, 10);
+  worker_config cfg = {
+      .store = st, .concurrency = 1, .lease_ms = 2000, .poll_ms = 50, .run = fails_at_s1};
+  worker_pool *pool;
+  assert_int_equal(worker_pool_start(&cfg, &pool), CF_OK);
+  assert_int_equal(wait_final(id, 20), STORE_EXEC_FAILED);
+  atomic_store(&fixed, 1);
+  assert_int_equal(store_exec_rerun_failed(st, id, worker_now_ms()), CF_OK);
+  assert_int_equal(wait_final(id, 20), STORE_EXEC_SUCCEEDED);
+  /* A succeeded execution is not re-run this way. */
+  assert_int_equal(store_exec_rerun_failed(st, id, worker_now_ms()), CF_E_CONFLICT);
+  assert_int_equal(store_exec_rerun_failed(st, 99999999, worker_now_ms()), CF_E_NOT_FOUND);
+  worker_pool_stop(pool);
+  /* The re-run resumed at s1: s0 ran once, s1 succeeded once. */
+  assert_int_equal(atomic_load(&step_runs[1]), 1);
+  assert_int_equal(atomic_load(&step_runs[2]), 1);
+  store_attempt *a;
+  size_t n;
+  assert_int_equal(store_attempt_list(st, id, &a, &n), CF_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(a[0].status, "failed");
+  assert_string_equal(a[0].error, "s1: the remote is down");
+  assert_string_equal(a[1].status, "succeeded");
+  store_attempts_free(a, n);
+}
+
 static void slow_but_polite(void *ctx, worker_exec *x, worker_result *out) {
   (void)ctx;
   for (int i = 0; i < 300; i++) {
@@ -240,7 +297,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_backoff_formula),     cmocka_unit_test(test_retry_then_succeed),
       cmocka_unit_test(test_exhausted_attempts),  cmocka_unit_test(test_shutdown_within_grace),
-      cmocka_unit_test(test_shutdown_past_grace),
+      cmocka_unit_test(test_shutdown_past_grace), cmocka_unit_test(test_rerun_from_failed_step),
   };
   return cmocka_run_group_tests_name("worker", tests, setup, teardown);
 }
