@@ -171,16 +171,23 @@ cf_err civil_parse_iso(const char *text, int64_t *seconds, int32_t *nanos, bool 
   } else if (*p == '+' || *p == '-') {
     int sign = *p == '-' ? -1 : 1;
     p++;
-    int64_t hh = read_digits(&p, 2), mm = 0;
+    int64_t hh = read_digits(&p, 2), mm = 0, ss = 0;
     if (hh < 0 || hh > 23)
       return syntax(err_buf, err_cap, text, p, "an offset hour 00-23");
-    if (*p == ':')
+    bool colon = *p == ':';
+    if (colon)
       p++;
     if (*p >= '0' && *p <= '9') {
       if ((mm = read_digits(&p, 2)) < 0 || mm > 59)
         return syntax(err_buf, err_cap, text, p, "an offset minute 00-59");
+      /* Old local mean times have seconds: the form civil_format_iso writes. */
+      if (colon && *p == ':') {
+        p++;
+        if ((ss = read_digits(&p, 2)) < 0 || ss > 59)
+          return syntax(err_buf, err_cap, text, p, "an offset second 00-59");
+      }
     }
-    s -= sign * (hh * 3600 + mm * 60);
+    s -= sign * (hh * 3600 + mm * 60 + ss);
     *has_offset = true;
   }
   if (*p != '\0')

@@ -199,13 +199,13 @@ static void describe_dom(out *o, const cron_expr *e) {
     list_values(o, plain, 1, 31, name_number);
     parts++;
   }
-  for (int n = 0; n < 31; n++) {
+  for (int n = 0; n < 32; n++) {
     if (e->dom_last >> n & 1) {
       put(o, "%s", parts++ ? " and " : "");
       if (n == 0)
         put(o, "on the last day");
       else
-        put(o, "%d day%s before the last day", n, n > 1 ? "s" : "");
+        put(o, n == 1 ? "on the day before the last day" : "%d days before the last day", n);
     }
     if (e->dom_last_weekday >> n & 1) {
       put(o, "%s", parts++ ? " and " : "");

@@ -156,6 +156,8 @@ static cf_err expect_end(parser *p, int f, const cursor *c, const char *what) {
 
 static cf_err read_step(parser *p, int f, cursor *c, int *step) {
   const char *at = c->s;
+  if (c->s < c->end && isalpha((unsigned char)*c->s))
+    return fail(p, f, at, "a step must be a number (1 or more), not a name");
   cf_err err = read_value(p, f, c, step);
   if (err)
     return err;

@@ -46,7 +46,6 @@ enum stmt_id {
   ST_CLAIM_ONE,
   ST_ATTEMPT_START,
   ST_ATTEMPT_RESUME,
-  ST_ATTEMPT_OPEN,
   ST_RENEW,
   ST_FINISH,
   ST_ATTEMPT_END,
@@ -96,8 +95,6 @@ static const char *const sql_text[ST_COUNT] = {
                          "lease_owner, started_at) VALUES (?1, ?2, ?3, ?4)",
     [ST_ATTEMPT_RESUME] = "UPDATE execution_attempts SET lease_owner = ?3 "
                           "WHERE execution_id = ?1 AND attempt = ?2",
-    [ST_ATTEMPT_OPEN] = "SELECT 1 FROM execution_attempts WHERE execution_id = ?1 AND "
-                        "attempt = ?2 AND finished_at IS NULL",
     [ST_RENEW] = "UPDATE executions SET lease_expires_at = ?3 "
                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
     [ST_FINISH] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, finished_at = ?6, "
@@ -154,6 +151,7 @@ typedef struct job {
   bool exclusive;        /* runs alone, managing its own transactions */
   bool wakes;            /* may make work claimable: wake waiting workers */
   bool volatile_ok;      /* a lease-only write: need not be fsynced (see run_batch) */
+  bool one_write;        /* changes rows with one statement: needs no savepoint */
   store_done_fn done_fn; /* asynchronous: called after the commit, then freed */
   void *done_ctx;
   bool done;
@@ -331,6 +329,11 @@ static void run_batch(sqlite_store *s, job *batch) {
   for (job *j = batch; j; j = j->next) {
     if (rc) {
       j->result = rc;
+      continue;
+    }
+    if (j->one_write) {
+      /* A failing statement undoes itself; nothing else to roll back. */
+      j->result = j->fn(s, c, j->arg);
       continue;
     }
     cf_err sp = run(c, ST_SAVEPOINT);
@@ -958,6 +961,7 @@ static cf_err claim_fn(sqlite_store *s, conn *c, void *arg) {
   size_t n = 0;
   /* Lost leases first: that work was promised earliest. */
   cf_err rc = claim_ids(c, ST_CLAIM_EXPIRED, a->now, a->max, ids, &n);
+  size_t n_expired = n;
   if (!rc && n < (size_t)a->max)
     rc = claim_ids(c, ST_CLAIM_DUE, a->now, a->max - (int)n, ids, &n);
   for (size_t i = 0; !rc && i < n; i++) {
@@ -1000,16 +1004,9 @@ static cf_err claim_fn(sqlite_store *s, conn *c, void *arg) {
       rc = CF_E_NOMEM;
       break;
     }
-    /* A fresh attempt gets its row; a resumed one keeps it, new owner. */
-    sqlite3_stmt *chk = stmt(c, ST_ATTEMPT_OPEN);
-    if (!chk) {
-      rc = map_rc(sqlite3_extended_errcode(c->db));
-      break;
-    }
-    sqlite3_bind_int64(chk, 1, cl->id);
-    sqlite3_bind_int(chk, 2, cl->attempt);
-    bool fresh = sqlite3_step(chk) != SQLITE_ROW;
-    done_with(chk);
+    /* A fresh attempt gets its row; a resumed one (its lease had expired)
+     * keeps it, with the new owner. */
+    bool fresh = i >= n_expired;
     sqlite3_stmt *ast = stmt(c, fresh ? ST_ATTEMPT_START : ST_ATTEMPT_RESUME);
     if (!ast) {
       rc = map_rc(sqlite3_extended_errcode(c->db));
@@ -1238,7 +1235,8 @@ static cf_err sq_step_save(void *impl, int64_t execution_id, int64_t token,
   if (!step->node_id || !step->status)
     return CF_E_INVALID;
   step_args a = {execution_id, token, step};
-  return write_job(impl, step_save_fn, &a, false);
+  job j = {.fn = step_save_fn, .arg = &a, .one_write = true};
+  return submit(impl, &j);
 }
 
 /* ------------------------------------------------------------ async */

@@ -338,8 +338,9 @@ static void *dispatcher_main(void *arg) {
         p->ready = it;
       p->ready_tail = it;
       p->ready_len++;
+      /* One runner per item: a broadcast would wake every idle runner. */
+      pthread_cond_signal(&p->ready_cv);
     }
-    pthread_cond_broadcast(&p->ready_cv);
     pthread_mutex_unlock(&p->lock);
     free(claims); /* the strings moved into the ready items */
   }
