@@ -128,20 +128,19 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libcronflow.a
 
 bench:
 	scripts/install-deps bench
-	$(MAKE) $(BENCH_BIN)
+	$(MAKE) $(BUILD)/cronflow $(BENCH_BIN)
 	scripts/run-bench $(BUILD)
 
 # -------------------------------------------------------------- fuzz
 FUZZ      := $(BUILD)/fuzz
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ)/obj/%.o) $(GEN_SRC:%=$(FUZZ)/obj/gen/%.o)
+# The fuzz targets exercise the pure modules only; linking the rest would
+# add its libraries for nothing.
+FUZZ_LIB_SRC := $(filter src/base/% src/cron/% src/tz/%,$(LIB_SRC))
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(FUZZ)/%)
 
 $(FUZZ)/obj/%.o: %.c
-	@mkdir -p $(dir $@)
-	clang $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
-
-$(FUZZ)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	clang $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 
@@ -154,7 +153,7 @@ fuzz:
 	@for f in $(FUZZ_BIN); do \
 	  name=$${f##*/fuzz_}; mkdir -p $(FUZZ)/corpus/$$name; \
 	  echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 $(FUZZ)/corpus/$$name fuzz/corpus/$$name || exit 1; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -artifact_prefix=$(FUZZ)/ $(FUZZ)/corpus/$$name fuzz/corpus/$$name || exit 1; \
 	done
 
 # -------------------------------------------------------------- misc

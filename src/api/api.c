@@ -79,9 +79,12 @@ static const char *content_type(const char *name) {
   static const struct {
     const char *ext, *type;
   } types[] = {
-      {".html", "text/html; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-      {".js", "text/javascript; charset=utf-8"}, {".svg", "image/svg+xml"},
-      {".png", "image/png"}, {".json", "application/json"},
+      {".html", "text/html; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".json", "application/json"},
   };
   const char *dot = strrchr(name, '.');
   for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++)

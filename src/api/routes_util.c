@@ -3,6 +3,7 @@
  * preview of the next fire instants (the original system's
  * POST /api/utils/validate-cron, kept at its path).
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -118,8 +119,7 @@ static void validate_cron(const api_request *req, api_response *res) {
     t = now.tv_sec;
   }
   if (!res->json) {
-    char text[512];
-    cron_describe(expr, text, sizeof text);
+    char *text = cron_describe_alloc(expr);
     json_t *runs = json_array();
     for (json_int_t i = 0; i < count; i++) {
       cron_fire f;
@@ -133,9 +133,11 @@ static void validate_cron(const api_request *req, api_response *res) {
                                       "dst_shifted", f.dst_shifted, "dst_repeat", f.fold_repeat));
       t = f.at;
     }
-    res->json = json_pack("{s:b,s:s,s:s,s:s,s:b,s:o}", "valid", 1, "expression",
-                          json_string_value(jexpr), "timezone", tz_zone_name(zone), "description",
-                          text, "has_seconds", cron_has_seconds(expr), "next_runs", runs);
+    res->json =
+        json_pack("{s:b,s:s,s:s,s:s,s:b,s:o}", "valid", 1, "expression", json_string_value(jexpr),
+                  "timezone", tz_zone_name(zone), "description", text ? text : "", "has_seconds",
+                  cron_has_seconds(expr), "next_runs", runs);
+    free(text);
   }
   cron_free(expr);
   json_decref(body);

@@ -86,7 +86,8 @@ static bool wait_succeeded(store *s, int64_t want, int seconds) {
 static int bench_queue(int argc, char **argv) {
   long executions = 10000, workers = 50, idle_samples = 200;
   const char *db_path = NULL;
-  for (int i = 0; i < argc; i++) {
+  /* Every option takes a value: two arguments at a time. */
+  for (int i = 0; i < argc; i += 2) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     char *end = NULL;
     if (!v) {
@@ -110,7 +111,6 @@ static int bench_queue(int argc, char **argv) {
       fprintf(stderr, "cronflow: %s '%s' is out of range\n", argv[i], v);
       return 2;
     }
-    i++;
   }
   char tmpdir[] = "/tmp/cronflow-bench-XXXXXX", path[256];
   bool own_db = !db_path;

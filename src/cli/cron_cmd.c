@@ -204,9 +204,14 @@ static int cmd_validate(const cron_args *a, bool describe_only) {
   if (!rc)
     rc = parse_expr(a, &expr);
   if (!rc) {
-    char text[512];
-    cron_describe(expr, text, sizeof text);
-    puts(text);
+    char *text = cron_describe_alloc(expr);
+    if (!text) {
+      fprintf(stderr, "cronflow: out of memory\n");
+      rc = 1;
+    } else {
+      puts(text);
+      free(text);
+    }
   }
   cron_free(expr);
   tz_db_free(db);

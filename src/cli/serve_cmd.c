@@ -97,7 +97,8 @@ int cli_open_store(const char *db_path, bool migrate, store **out) {
 int cli_serve(int argc, char **argv) {
   const char *listen = "127.0.0.1:8080", *db_path = "data/cronflow.db";
   long threads = 2;
-  for (int i = 0; i < argc; i++) {
+  /* Every option takes a value: two arguments at a time. */
+  for (int i = 0; i < argc; i += 2) {
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       fputs(serve_usage, stdout);
@@ -120,7 +121,6 @@ int cli_serve(int argc, char **argv) {
         return 2;
       }
     }
-    i++;
   }
   char host[256];
   uint16_t port;

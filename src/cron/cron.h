@@ -98,8 +98,13 @@ bool cron_every_hour(const cron_expr *expr);
 /*
  * Writes an English description ("At 09:00, Monday through Friday") into
  * buf. Returns the length it needed; when that is >= cap the text is cut
- * (always NUL-terminated when cap > 0). 512 bytes are always enough.
+ * (always NUL-terminated when cap > 0; buf may be NULL when cap is 0). A
+ * long list of special days can need several kilobytes.
  */
 size_t cron_describe(const cron_expr *expr, char *buf, size_t cap);
+
+/* The description in a new string the caller frees; NULL when out of
+ * memory. */
+char *cron_describe_alloc(const cron_expr *expr);
 
 #endif

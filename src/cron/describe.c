@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cron/cron_int.h"
@@ -270,4 +271,12 @@ size_t cron_describe(const cron_expr *e, char *buf, size_t cap) {
   if (cap && o.len >= cap)
     buf[cap - 1] = '\0';
   return o.len;
+}
+
+char *cron_describe_alloc(const cron_expr *e) {
+  size_t n = cron_describe(e, NULL, 0);
+  char *text = malloc(n + 1);
+  if (text)
+    cron_describe(e, text, n + 1);
+  return text;
 }

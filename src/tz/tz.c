@@ -264,6 +264,56 @@ static int64_t rule_local(const rule_date *r, int64_t year) {
   return days * CIVIL_SECONDS_PER_DAY + r->time;
 }
 
+/* The offset change a transition makes. */
+static int32_t change(int32_t a, int32_t b) {
+  return a > b ? a - b : b - a;
+}
+
+/*
+ * A footer rule is usable when, over a whole Gregorian cycle, its changes
+ * alternate (DST on, off, on...) and every period between them lasts at
+ * least as long as the offset changes around it. Rules that make DST
+ * overlap the next year's ("EST5EDT,0/0,J365/26") or periods shorter than
+ * their own jumps describe no clock that can be read unambiguously. Ending
+ * exactly where the next year's DST starts is the permanent-DST idiom
+ * ("EST5EDT,0/0,J365/25") and is allowed.
+ */
+static bool footer_is_sane(const posix_tz *f) {
+  if (!f->has_dst)
+    return true;
+  int32_t jump = change(f->std_offset, f->dst_offset);
+  for (int64_t y = 2000; y < 2400; y++) {
+    int64_t on = rule_local(&f->start, y) - f->std_offset;
+    int64_t off = rule_local(&f->end, y) - f->dst_offset;
+    int64_t next_on = rule_local(&f->start, y + 1) - f->std_offset;
+    int64_t next_off = rule_local(&f->end, y + 1) - f->dst_offset;
+    if (on < off) { /* DST inside the year */
+      if (off - on < jump || next_on < off || (next_on > off && next_on - off < jump))
+        return false;
+    } else if (off < on) { /* DST across the new year */
+      if (on - off < jump || next_off < on || (next_off > on && next_off - on < jump))
+        return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Explicit transitions: each period lasts at least as long as the offset
+ * changes at its two ends, so that a wall time falls in at most one gap or
+ * fold. (Every zone in tzdata passes; a file that does not is corrupt.) */
+static bool transitions_are_sane(const tz_zone *z) {
+  for (size_t i = 0; i + 1 < z->ntrans; i++) {
+    int64_t length = z->trans[i + 1] - z->trans[i];
+    int32_t before = i ? z->trans_offset[i - 1] : z->types[0].offset;
+    if (length < change(before, z->trans_offset[i]) ||
+        length < change(z->trans_offset[i], z->trans_offset[i + 1]))
+      return false;
+  }
+  return true;
+}
+
 static void free_parts(tz_zone *z) {
   free(z->name);
   free(z->trans);
@@ -410,6 +460,10 @@ cf_err tz_zone_parse(const char *name, const unsigned char *data, size_t len, tz
       }
     }
   }
+  if (!why && z->has_footer && !footer_is_sane(&z->footer))
+    why = "the footer's daylight-saving rule overlaps itself or changes faster than its jumps";
+  if (!why && !transitions_are_sane(z))
+    why = "transitions are closer together than the offset changes they make";
   if (why) {
     free_parts(z);
     return corrupt(err_buf, err_cap, why);
@@ -426,10 +480,13 @@ typedef struct footer_change {
   bool is_dst;
 } footer_change;
 
-/* The footer's transitions for years y-1..y+1, in time order. */
-static int footer_changes(const posix_tz *f, int64_t year, footer_change out[6]) {
+/* The footer's transitions for years y-2..y+2, in time order. Rule times
+ * may run up to 167 hours past either end of their year, so the changes
+ * around any instant of year y, and the one before those, are among them. */
+#define FOOTER_CHANGES 10
+static int footer_changes(const posix_tz *f, int64_t year, footer_change out[FOOTER_CHANGES]) {
   int n = 0;
-  for (int64_t y = year - 1; y <= year + 1; y++) {
+  for (int64_t y = year - 2; y <= year + 2; y++) {
     footer_change a = {rule_local(&f->start, y) - f->std_offset, f->dst_offset, true};
     footer_change b = {rule_local(&f->end, y) - f->dst_offset, f->std_offset, false};
     if (b.at < a.at) {
@@ -467,7 +524,7 @@ static void footer_period(const tz_zone *z, int64_t t, tz_period *out) {
   int64_t floor_start = z->ntrans ? z->trans[z->ntrans - 1] : INT64_MIN;
   civil_time ct;
   civil_from_seconds(t + f->std_offset, &ct);
-  footer_change ch[6];
+  footer_change ch[FOOTER_CHANGES];
   int n = footer_changes(f, ct.year, ch);
   int last = -1;
   for (int i = 0; i < n; i++)
