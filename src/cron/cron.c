@@ -55,6 +55,25 @@ cf_err cron_next(const cron_expr *e, const tz_zone *zone, int64_t after, cron_fi
   bool every_hour = e->hour == CRON_ALL_HOURS;
   tz_period p;
   tz_zone_period(zone, t, &p);
+  {
+    /* The common case, answered without the general loop: no skipped
+     * walls still ahead in this period and no second pass to leave out,
+     * and the next matching wall falls inside the period. */
+    int32_t o = p.offset, a = p.prev_offset;
+    if (a == o || (a < o && t - p.start >= (int64_t)(o - a)) ||
+        (a > o && (every_hour || t + o >= p.start + a))) {
+      int64_t w;
+      if (cron_search_wall_next(e, t + o, WALL_LIMIT, &w) &&
+          (p.end == INT64_MAX || w < p.end + o)) {
+        out->at = w - o;
+        out->wall = w;
+        out->offset = o;
+        out->dst_shifted = false;
+        out->fold_repeat = a > o && w < p.start + a;
+        return CF_OK;
+      }
+    }
+  }
   cron_fire best;
   bool have = false;
   memset(&best, 0, sizeof best);

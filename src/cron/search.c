@@ -98,7 +98,15 @@ static inline int prev_bit(uint64_t mask, int from) {
 
 /* The first matching time of day (seconds since midnight) >= sod. */
 static bool tod_next(const cron_expr *e, int sod, int *out) {
-  int h = sod / 3600, m = sod / 60 % 60, s = sod % 60;
+  int h = sod / 3600, rest = sod - h * 3600, m = rest / 60, s = rest - m * 60;
+  if ((e->hour >> h & 1) && (e->minute >> m & 1)) {
+    /* Later within the same minute: the usual answer for fine schedules. */
+    uint64_t later = e->second & (~UINT64_C(0) << s);
+    if (later) {
+      *out = sod - s + __builtin_ctzll(later);
+      return true;
+    }
+  }
   for (;;) {
     int nh = next_bit(e->hour, h);
     if (nh < 0)
