@@ -43,15 +43,10 @@ enum stmt_id {
   ST_ENQUEUE,
   ST_CLAIM_DUE,
   ST_CLAIM_EXPIRED,
-  ST_CLAIM_ONE,
-  ST_ATTEMPT_START,
-  ST_ATTEMPT_RESUME,
   ST_RENEW,
   ST_FINISH,
-  ST_ATTEMPT_END,
   ST_RETRY,
   ST_RELEASE_EXEC,
-  ST_FENCE,
   ST_RERUN,
   ST_EXISTS,
   ST_STEP_SAVE,
@@ -66,6 +61,11 @@ enum stmt_id {
   ST_COUNT
 };
 
+#define CLAIM_COLUMNS                                                                              \
+  "id, workflow_id, workflow_version, attempt, max_attempts, backoff_ms, backoff_max_ms, "         \
+  "coalesce(timeout_ms, 0), lease_token, coalesce(schedule_id, 0), coalesce(scheduled_at, 0), "    \
+  "resumes, trigger_kind, trigger_data, priority, run_at"
+
 static const char *const sql_text[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT w",
     [ST_RELEASE] = "RELEASE w",
@@ -78,46 +78,40 @@ static const char *const sql_text[ST_COUNT] = {
         "scheduled_at, trigger_kind, trigger_data, priority, run_at, max_attempts, backoff_ms, "
         "backoff_max_ms, timeout_ms, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    [ST_CLAIM_DUE] = "SELECT id FROM executions WHERE status = 'queued' AND run_at <= ?1 "
-                     "ORDER BY priority DESC, run_at, id LIMIT ?2",
-    [ST_CLAIM_EXPIRED] = "SELECT id FROM executions WHERE status = 'running' AND "
-                         "lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?2",
-    [ST_CLAIM_ONE] =
-        "UPDATE executions SET "
-        "attempt = attempt + (status = 'queued'), "
-        "resumes = resumes + (status = 'running'), "
-        "status = 'running', lease_owner = ?2, lease_token = lease_token + 1, "
-        "lease_expires_at = ?3, started_at = coalesce(started_at, ?4) "
-        "WHERE id = ?1 RETURNING workflow_id, workflow_version, attempt, max_attempts, "
-        "backoff_ms, backoff_max_ms, coalesce(timeout_ms, 0), lease_token, "
-        "coalesce(schedule_id, 0), coalesce(scheduled_at, 0), resumes, trigger_kind, trigger_data",
-    [ST_ATTEMPT_START] = "INSERT OR REPLACE INTO execution_attempts (execution_id, attempt, "
-                         "lease_owner, started_at) VALUES (?1, ?2, ?3, ?4)",
-    [ST_ATTEMPT_RESUME] = "UPDATE execution_attempts SET lease_owner = ?3 "
-                          "WHERE execution_id = ?1 AND attempt = ?2",
     [ST_RENEW] = "UPDATE executions SET lease_expires_at = ?3 "
                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
-    [ST_FINISH] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, finished_at = ?6, "
-                  "lease_owner = NULL, lease_expires_at = NULL "
-                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' RETURNING attempt",
-    [ST_ATTEMPT_END] = "UPDATE execution_attempts SET finished_at = ?3, status = ?4, error = ?5, "
-                       "backoff_ms = ?6 WHERE execution_id = ?1 AND attempt = ?2",
-    [ST_RETRY] = "UPDATE executions SET status = 'queued', run_at = ?3, error = ?4, "
-                 "lease_owner = NULL, lease_expires_at = NULL "
-                 "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' RETURNING attempt",
-    [ST_RELEASE_EXEC] = "UPDATE executions SET status = 'queued', run_at = ?3, "
-                        "attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL "
-                        "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' "
-                        "RETURNING attempt + 1",
-    [ST_RERUN] = "UPDATE executions SET status = 'queued', run_at = ?2, finished_at = NULL, "
-                 "max_attempts = attempt + 1, lease_owner = NULL, lease_expires_at = NULL "
-                 "WHERE id = ?1 AND status IN ('failed', 'timed_out', 'cancelled')",
     [ST_EXISTS] = "SELECT 1 FROM executions WHERE id = ?1",
-    [ST_FENCE] = "SELECT 1 FROM executions WHERE id = ?1 AND lease_token = ?2 AND "
-                 "status = 'running'",
+    [ST_CLAIM_EXPIRED] =
+        "UPDATE executions SET resumes = resumes + 1, lease_owner = ?2, "
+        "lease_token = lease_token + 1, lease_expires_at = ?3, updated_at = ?1 "
+        "WHERE id IN (SELECT id FROM executions WHERE status = 'running' AND "
+        "lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?4) RETURNING " CLAIM_COLUMNS,
+    [ST_CLAIM_DUE] =
+        "UPDATE executions SET attempt = attempt + 1, status = 'running', lease_owner = ?2, "
+        "lease_token = lease_token + 1, lease_expires_at = ?3, started_at = coalesce(started_at, "
+        "?1), attempt_started_at = ?1, updated_at = ?1 "
+        "WHERE id IN (SELECT id FROM executions WHERE status = 'queued' AND run_at <= ?1 "
+        "ORDER BY priority DESC, run_at, id LIMIT ?4) RETURNING " CLAIM_COLUMNS,
+    /* The attempt's record is written by the executions_attempt_end trigger. */
+    [ST_FINISH] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, finished_at = ?6, "
+                  "updated_at = ?6, lease_owner = NULL, lease_expires_at = NULL "
+                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+    [ST_RETRY] =
+        "UPDATE executions SET status = 'queued', run_at = ?3, error = ?4, updated_at = ?5, "
+        "lease_owner = NULL, lease_expires_at = NULL "
+        "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+    [ST_RELEASE_EXEC] = "UPDATE executions SET status = 'queued', run_at = ?3, updated_at = ?3, "
+                        "attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL "
+                        "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+    [ST_RERUN] = "UPDATE executions SET status = 'queued', run_at = ?2, updated_at = ?2, "
+                 "finished_at = NULL, max_attempts = attempt + 1, lease_owner = NULL, "
+                 "lease_expires_at = NULL "
+                 "WHERE id = ?1 AND status IN ('failed', 'timed_out', 'cancelled')",
+    /* Fenced: writes nothing unless the lease is still held. */
     [ST_STEP_SAVE] = "INSERT OR REPLACE INTO execution_steps (execution_id, node_id, iteration, "
                      "status, attempts, input, output, error, started_at, finished_at) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     "SELECT ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE EXISTS (SELECT 1 "
+                     "FROM executions WHERE id = ?1 AND lease_token = ?2 AND status = 'running')",
     [ST_PRUNE] = "DELETE FROM executions WHERE id IN (SELECT id FROM executions "
                  "WHERE finished_at IS NOT NULL AND finished_at < ?1 ORDER BY finished_at "
                  "LIMIT ?2)",
@@ -592,6 +586,13 @@ static cf_err write_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, vo
   return submit(s, &j);
 }
 
+/* A write of one statement: it undoes itself on failure, no savepoint. */
+static cf_err single_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg,
+                         bool wakes) {
+  job j = {.fn = fn, .arg = arg, .wakes = wakes, .one_write = true};
+  return submit(s, &j);
+}
+
 /* A write that only moves leases, safe to lose on power failure. */
 static cf_err lease_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg) {
   job j = {.fn = fn, .arg = arg, .volatile_ok = true};
@@ -938,88 +939,69 @@ typedef struct claim_args {
   size_t count;
 } claim_args;
 
-static cf_err claim_ids(conn *c, enum stmt_id id, int64_t now, int limit, int64_t *ids, size_t *n) {
+/* Runs one claiming UPDATE ... RETURNING and collects its rows. */
+static cf_err claim_rows(conn *c, enum stmt_id id, claim_args *a, int limit) {
   STMT_OR_FAIL(st, c, id);
-  sqlite3_bind_int64(st, 1, now);
-  sqlite3_bind_int(st, 2, limit);
+  sqlite3_bind_int64(st, 1, a->now);
+  sqlite3_bind_text(st, 2, a->owner, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, a->now + a->lease_ms);
+  sqlite3_bind_int(st, 4, limit);
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-    ids[(*n)++] = sqlite3_column_int64(st, 0);
+  cf_err err = CF_OK;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (a->count >= (size_t)a->max)
+      continue; /* cannot happen: LIMIT bounds it */
+    store_claim *cl = &a->claims[a->count++];
+    cl->id = sqlite3_column_int64(st, 0);
+    cl->workflow_id = sqlite3_column_int64(st, 1);
+    cl->workflow_version = sqlite3_column_int(st, 2);
+    cl->attempt = sqlite3_column_int(st, 3);
+    cl->max_attempts = sqlite3_column_int(st, 4);
+    cl->backoff_ms = sqlite3_column_int64(st, 5);
+    cl->backoff_max_ms = sqlite3_column_int64(st, 6);
+    cl->timeout_ms = sqlite3_column_int64(st, 7);
+    cl->lease_token = sqlite3_column_int64(st, 8);
+    cl->schedule_id = sqlite3_column_int64(st, 9);
+    cl->scheduled_at = sqlite3_column_int64(st, 10);
+    cl->resumes = sqlite3_column_int(st, 11);
+    cl->trigger_kind = column_dup(st, 12);
+    cl->trigger_data = column_dup(st, 13);
+    cl->priority = sqlite3_column_int(st, 14);
+    cl->run_at = sqlite3_column_int64(st, 15);
+    cl->lease_expires_at = a->now + a->lease_ms;
+    if (!cl->trigger_kind || !cl->trigger_data)
+      err = CF_E_NOMEM;
+  }
   done_with(st);
-  return rc == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+  if (rc != SQLITE_DONE)
+    return map_rc(sqlite3_extended_errcode(c->db));
+  return err;
+}
+
+/* RETURNING rows come in no promised order: put due work back in the
+ * order it was chosen (priority, then age). */
+static int compare_claims(const void *x, const void *y) {
+  const store_claim *a = x, *b = y;
+  if (a->priority != b->priority)
+    return a->priority > b->priority ? -1 : 1;
+  if (a->run_at != b->run_at)
+    return a->run_at < b->run_at ? -1 : 1;
+  return (a->id > b->id) - (a->id < b->id);
 }
 
 static cf_err claim_fn(sqlite_store *s, conn *c, void *arg) {
   (void)s;
   claim_args *a = arg;
-  int64_t *ids = malloc((size_t)a->max * sizeof *ids);
   a->claims = calloc((size_t)a->max, sizeof *a->claims);
-  if (!ids || !a->claims) {
-    free(ids);
+  if (!a->claims)
     return CF_E_NOMEM;
-  }
-  size_t n = 0;
   /* Lost leases first: that work was promised earliest. */
-  cf_err rc = claim_ids(c, ST_CLAIM_EXPIRED, a->now, a->max, ids, &n);
-  size_t n_expired = n;
-  if (!rc && n < (size_t)a->max)
-    rc = claim_ids(c, ST_CLAIM_DUE, a->now, a->max - (int)n, ids, &n);
-  for (size_t i = 0; !rc && i < n; i++) {
-    sqlite3_stmt *st = stmt(c, ST_CLAIM_ONE);
-    if (!st) {
-      rc = map_rc(sqlite3_extended_errcode(c->db));
-      break;
-    }
-    sqlite3_bind_int64(st, 1, ids[i]);
-    sqlite3_bind_text(st, 2, a->owner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, a->now + a->lease_ms);
-    sqlite3_bind_int64(st, 4, a->now);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-      rc = map_rc(sqlite3_extended_errcode(c->db));
-      done_with(st);
-      break;
-    }
-    store_claim *cl = &a->claims[a->count];
-    cl->id = ids[i];
-    cl->workflow_id = sqlite3_column_int64(st, 0);
-    cl->workflow_version = sqlite3_column_int(st, 1);
-    cl->attempt = sqlite3_column_int(st, 2);
-    cl->max_attempts = sqlite3_column_int(st, 3);
-    cl->backoff_ms = sqlite3_column_int64(st, 4);
-    cl->backoff_max_ms = sqlite3_column_int64(st, 5);
-    cl->timeout_ms = sqlite3_column_int64(st, 6);
-    cl->lease_token = sqlite3_column_int64(st, 7);
-    cl->schedule_id = sqlite3_column_int64(st, 8);
-    cl->scheduled_at = sqlite3_column_int64(st, 9);
-    cl->resumes = sqlite3_column_int(st, 10);
-    cl->trigger_kind = column_dup(st, 11);
-    cl->trigger_data = column_dup(st, 12);
-    cl->lease_expires_at = a->now + a->lease_ms;
-    /* The RETURNING row is read; finish the statement. */
-    while (sqlite3_step(st) == SQLITE_ROW)
-      ;
-    done_with(st);
-    a->count++;
-    if (!cl->trigger_kind || !cl->trigger_data) {
-      rc = CF_E_NOMEM;
-      break;
-    }
-    /* A fresh attempt gets its row; a resumed one (its lease had expired)
-     * keeps it, with the new owner. */
-    bool fresh = i >= n_expired;
-    sqlite3_stmt *ast = stmt(c, fresh ? ST_ATTEMPT_START : ST_ATTEMPT_RESUME);
-    if (!ast) {
-      rc = map_rc(sqlite3_extended_errcode(c->db));
-      break;
-    }
-    sqlite3_bind_int64(ast, 1, cl->id);
-    sqlite3_bind_int(ast, 2, cl->attempt);
-    sqlite3_bind_text(ast, 3, a->owner, -1, SQLITE_STATIC);
-    if (fresh)
-      sqlite3_bind_int64(ast, 4, a->now);
-    rc = step_done(c, ast);
-  }
-  free(ids);
+  cf_err rc = claim_rows(c, ST_CLAIM_EXPIRED, a, a->max);
+  size_t expired = a->count;
+  if (!rc && a->count < (size_t)a->max)
+    rc = claim_rows(c, ST_CLAIM_DUE, a, a->max - (int)a->count);
+  if (!rc)
+    qsort(a->claims + expired, a->count - expired, sizeof *a->claims, compare_claims);
   return rc;
 }
 
@@ -1070,52 +1052,25 @@ static cf_err sq_exec_renew(void *impl, int64_t id, int64_t token, int64_t now, 
   return lease_job(impl, renew_fn, &a);
 }
 
-/* Runs a fenced UPDATE ... RETURNING attempt; *attempt gets the value. */
-static cf_err fenced_update(conn *c, sqlite3_stmt *st, int *attempt) {
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    *attempt = sqlite3_column_int(st, 0);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-      ;
-  } else if (rc == SQLITE_DONE) {
-    done_with(st);
-    return CF_E_LEASE_LOST;
-  }
-  done_with(st);
-  return rc == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
-}
-
-static cf_err end_attempt(conn *c, int64_t id, int attempt, int64_t now, const char *status,
-                          const char *error, int64_t backoff_ms) {
-  STMT_OR_FAIL(st, c, ST_ATTEMPT_END);
-  sqlite3_bind_int64(st, 1, id);
-  sqlite3_bind_int(st, 2, attempt);
-  sqlite3_bind_int64(st, 3, now);
-  sqlite3_bind_text(st, 4, status, -1, SQLITE_STATIC);
-  bind_text_or_null(st, 5, error);
-  if (backoff_ms >= 0)
-    sqlite3_bind_int64(st, 6, backoff_ms);
-  else
-    sqlite3_bind_null(st, 6);
-  return step_done(c, st);
+/* Steps a fenced UPDATE: LEASE_LOST when it changed nothing. */
+static cf_err fenced(conn *c, sqlite3_stmt *st) {
+  cf_err rc = step_done(c, st);
+  if (!rc && sqlite3_changes(c->db) == 0)
+    rc = CF_E_LEASE_LOST;
+  return rc;
 }
 
 static cf_err finish_fn(sqlite_store *s, conn *c, void *arg) {
   (void)s;
   lease_args *a = arg;
   STMT_OR_FAIL(st, c, ST_FINISH);
-  const char *status = store_exec_status_name(a->status);
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
-  sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, store_exec_status_name(a->status), -1, SQLITE_STATIC);
   bind_text_or_null(st, 4, a->error);
   bind_text_or_null(st, 5, a->result);
   sqlite3_bind_int64(st, 6, a->now);
-  int attempt = 0;
-  cf_err rc = fenced_update(c, st, &attempt);
-  if (!rc)
-    rc = end_attempt(c, a->id, attempt, a->now, status, a->error, -1);
-  return rc;
+  return fenced(c, st);
 }
 
 static cf_err sq_exec_finish(void *impl, int64_t id, int64_t token, store_exec_status status,
@@ -1125,7 +1080,7 @@ static cf_err sq_exec_finish(void *impl, int64_t id, int64_t token, store_exec_s
     return CF_E_INVALID;
   lease_args a = {
       .id = id, .token = token, .now = now, .status = status, .error = error, .result = result};
-  return write_job(impl, finish_fn, &a, false);
+  return single_job(impl, finish_fn, &a, false);
 }
 
 static cf_err retry_fn(sqlite_store *s, conn *c, void *arg) {
@@ -1136,18 +1091,14 @@ static cf_err retry_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int64(st, 2, a->token);
   sqlite3_bind_int64(st, 3, a->run_at);
   bind_text_or_null(st, 4, a->error);
-  int attempt = 0;
-  cf_err rc = fenced_update(c, st, &attempt);
-  if (!rc)
-    rc = end_attempt(c, a->id, attempt, a->now, "failed", a->error,
-                     a->run_at > a->now ? a->run_at - a->now : 0);
-  return rc;
+  sqlite3_bind_int64(st, 5, a->now);
+  return fenced(c, st);
 }
 
 static cf_err sq_exec_retry(void *impl, int64_t id, int64_t token, const char *error,
                             int64_t run_at, int64_t now) {
   lease_args a = {.id = id, .token = token, .now = now, .run_at = run_at, .error = error};
-  return write_job(impl, retry_fn, &a, true);
+  return single_job(impl, retry_fn, &a, true);
 }
 
 static cf_err release_fn(sqlite_store *s, conn *c, void *arg) {
@@ -1157,16 +1108,12 @@ static cf_err release_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
   sqlite3_bind_int64(st, 3, a->now);
-  int attempt = 0;
-  cf_err rc = fenced_update(c, st, &attempt);
-  if (!rc)
-    rc = end_attempt(c, a->id, attempt, a->now, "released", NULL, 0);
-  return rc;
+  return fenced(c, st);
 }
 
 static cf_err sq_exec_release(void *impl, int64_t id, int64_t token, int64_t now) {
   lease_args a = {.id = id, .token = token, .now = now};
-  return write_job(impl, release_fn, &a, true);
+  return single_job(impl, release_fn, &a, true);
 }
 
 typedef struct rerun_args {
@@ -1206,28 +1153,20 @@ typedef struct step_args {
 static cf_err step_save_fn(sqlite_store *s, conn *c, void *arg) {
   (void)s;
   step_args *a = arg;
-  STMT_OR_FAIL(fence, c, ST_FENCE);
-  sqlite3_bind_int64(fence, 1, a->id);
-  sqlite3_bind_int64(fence, 2, a->token);
-  int rc = sqlite3_step(fence);
-  done_with(fence);
-  if (rc == SQLITE_DONE)
-    return CF_E_LEASE_LOST;
-  if (rc != SQLITE_ROW)
-    return map_rc(sqlite3_extended_errcode(c->db));
   const store_step *p = a->step;
   STMT_OR_FAIL(st, c, ST_STEP_SAVE);
   sqlite3_bind_int64(st, 1, a->id);
-  sqlite3_bind_text(st, 2, p->node_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 3, p->iteration);
-  sqlite3_bind_text(st, 4, p->status, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 5, p->attempts > 0 ? p->attempts : 1);
-  bind_text_or_null(st, 6, p->input);
-  bind_text_or_null(st, 7, p->output);
-  bind_text_or_null(st, 8, p->error);
-  sqlite3_bind_int64(st, 9, p->started_at);
-  bind_int_or_null(st, 10, p->finished_at);
-  return step_done(c, st);
+  sqlite3_bind_int64(st, 2, a->token);
+  sqlite3_bind_text(st, 3, p->node_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 4, p->iteration);
+  sqlite3_bind_text(st, 5, p->status, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 6, p->attempts > 0 ? p->attempts : 1);
+  bind_text_or_null(st, 7, p->input);
+  bind_text_or_null(st, 8, p->output);
+  bind_text_or_null(st, 9, p->error);
+  sqlite3_bind_int64(st, 10, p->started_at);
+  bind_int_or_null(st, 11, p->finished_at);
+  return fenced(c, st);
 }
 
 static cf_err sq_step_save(void *impl, int64_t execution_id, int64_t token,

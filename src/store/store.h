@@ -121,7 +121,9 @@ typedef struct store_claim {
   int64_t lease_token; /* name it in every later write */
   int64_t lease_expires_at;
   int64_t schedule_id, scheduled_at;
-  int32_t resumes;    /* how often it was claimed again after a lost lease */
+  int32_t resumes; /* how often it was claimed again after a lost lease */
+  int32_t priority;
+  int64_t run_at;
   char *trigger_kind; /* owned by the claim array */
   char *trigger_data;
 } store_claim;
@@ -131,7 +133,7 @@ typedef struct store_claim {
  * highest priority first, then oldest) or whose lease expired (running
  * with lease_expires_at <= now), for `owner`, until now + lease_ms.
  * *claims is an array of *count entries (possibly 0); free it with
- * store_claims_free.
+ * store_claims_free. Lost leases come first, then due work in claim order.
  */
 CF_MUST_CHECK cf_err store_exec_claim(store *s, const char *owner, int64_t now, int64_t lease_ms,
                                       int max, store_claim **claims, size_t *count);

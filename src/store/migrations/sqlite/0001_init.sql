@@ -112,6 +112,7 @@ CREATE TABLE executions (
   lease_owner       TEXT,
   lease_token       INTEGER NOT NULL DEFAULT 0,
   lease_expires_at  INTEGER,
+  attempt_started_at INTEGER,                     -- when the current attempt was claimed
   resumes           INTEGER NOT NULL DEFAULT 0,   -- claims after a lost lease
   cancel_requested  INTEGER NOT NULL DEFAULT 0,
   rerun_of          INTEGER REFERENCES executions(id) ON DELETE SET NULL,
@@ -121,6 +122,7 @@ CREATE TABLE executions (
   created_at        INTEGER NOT NULL,
   started_at        INTEGER,
   finished_at       INTEGER,
+  updated_at        INTEGER NOT NULL DEFAULT 0,   -- the time of the last state change
   UNIQUE (schedule_id, scheduled_at)
 );
 CREATE INDEX executions_queue ON executions(priority DESC, run_at, id) WHERE status = 'queued';
@@ -142,6 +144,26 @@ CREATE TABLE execution_attempts (
   backoff_ms    INTEGER,
   PRIMARY KEY (execution_id, attempt)
 ) WITHOUT ROWID;
+
+-- An attempt is recorded when it ends: when its execution leaves 'running'
+-- (finished, queued again for a retry, or given back). Done by a trigger, so
+-- that the state change and its record are one statement and can never be
+-- half-applied. A release (attempt counted back) is recorded as 'released'.
+CREATE TRIGGER executions_attempt_end AFTER UPDATE OF status ON executions
+WHEN OLD.status = 'running' AND NEW.status <> 'running'
+BEGIN
+  INSERT OR REPLACE INTO execution_attempts
+    (execution_id, attempt, lease_owner, started_at, finished_at, status, error, backoff_ms)
+  VALUES (
+    NEW.id, OLD.attempt, OLD.lease_owner, coalesce(OLD.attempt_started_at, NEW.updated_at),
+    NEW.updated_at,
+    CASE WHEN NEW.status <> 'queued' THEN NEW.status
+         WHEN NEW.attempt < OLD.attempt THEN 'released'
+         ELSE 'failed' END,
+    CASE WHEN NEW.status = 'queued' AND NEW.attempt < OLD.attempt THEN NULL ELSE NEW.error END,
+    CASE WHEN NEW.status = 'queued' AND NEW.attempt = OLD.attempt
+         THEN max(NEW.run_at - NEW.updated_at, 0) END);
+END;
 
 -- Step checkpoints: a step that succeeded is never run again for the same
 -- execution; its output is reused on resume.
