@@ -33,6 +33,9 @@ struct cron_expr {
   bool every_day; /* every month, both day fields unrestricted */
   int first_tod;  /* the earliest matching time of day, in seconds */
   int last_tod;   /* the latest */
+  /* The matching days of every kind of month, [days - 28][weekday of the
+   * 1st]: every day rule depends on nothing else. */
+  uint32_t day_masks[4][7];
 };
 
 #define CRON_ALL_SECONDS ((UINT64_C(1) << 60) - 1)

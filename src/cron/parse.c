@@ -497,6 +497,7 @@ cf_err cron_parse(const char *text, uint64_t seed, cron_expr **out, cron_error *
     return rc;
   }
   e->every_day = e->month == 0x1FFE && e->dom_star && e->dow_star;
+  cron_search_prepare(e);
   e->first_tod =
       __builtin_ctz(e->hour) * 3600 + __builtin_ctzll(e->minute) * 60 + __builtin_ctzll(e->second);
   e->last_tod = (31 - __builtin_clz(e->hour)) * 3600 + (63 - __builtin_clzll(e->minute)) * 60 +

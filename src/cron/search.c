@@ -27,12 +27,12 @@ static int nearest_weekday(int day, int dim, int wd1) {
   return day;
 }
 
-uint32_t cron_search_day_mask(const cron_expr *e, int64_t year, int month) {
-  int dim = civil_days_in_month(year, month);
+/* The matching days of a month of `dim` days whose 1st is weekday wd1:
+ * every day rule depends on nothing else. */
+static uint32_t day_mask_for(const cron_expr *e, int dim, int wd1) {
   uint32_t valid = (uint32_t)(((UINT64_C(2) << dim) - 2) & 0xFFFFFFFFu);
   if (e->dom_star && e->dow_star)
     return valid;
-  int wd1 = civil_weekday(civil_days_from_date(year, month, 1));
   uint32_t dom = 0, dow = 0;
   if (!e->dom_star) {
     dom = e->dom & valid;
@@ -78,6 +78,22 @@ uint32_t cron_search_day_mask(const cron_expr *e, int64_t year, int month) {
   if (e->dow_star)
     return dom;
   return dom | dow;
+}
+
+void cron_search_prepare(cron_expr *e) {
+  for (int dim = 28; dim <= 31; dim++)
+    for (int wd1 = 0; wd1 < 7; wd1++)
+      e->day_masks[dim - 28][wd1] = day_mask_for(e, dim, wd1);
+}
+
+/* The matching days of the month whose 1st is day `first` (days since
+ * 1970) and that has `dim` days. */
+static inline uint32_t month_mask(const cron_expr *e, int64_t first, int dim) {
+  return e->day_masks[dim - 28][civil_weekday(first)];
+}
+
+uint32_t cron_search_day_mask(const cron_expr *e, int64_t year, int month) {
+  return month_mask(e, civil_days_from_date(year, month, 1), civil_days_in_month(year, month));
 }
 
 /* Lowest set bit >= from, or -1. from may be past the width. */
@@ -185,6 +201,7 @@ bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit, int6
   civil_date_from_days(days, &y, &mo, &d);
   civil_date_from_days(civil_floor_div(limit - 1, CIVIL_SECONDS_PER_DAY), &last_year, &unused_m,
                        &unused_d);
+  int64_t first = days - (d - 1); /* the 1st of the month, in days */
   for (;;) {
     if (y > last_year)
       return false;
@@ -197,9 +214,11 @@ bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit, int6
       mo = m;
       d = 1;
       sod = 0;
+      first = civil_days_from_date(y, mo, 1);
       continue;
     }
-    int nd = next_bit(cron_search_day_mask(e, y, mo), d);
+    int dim = civil_days_in_month(y, mo);
+    int nd = next_bit(month_mask(e, first, dim), d);
     if (nd < 0) {
       if (++mo > 12) {
         mo = 1;
@@ -207,6 +226,7 @@ bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit, int6
       }
       d = 1;
       sod = 0;
+      first += dim;
       continue;
     }
     if (nd != d) {
@@ -214,7 +234,7 @@ bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit, int6
       sod = 0;
     }
     if (tod_next(e, sod, &tod)) {
-      *out = civil_days_from_date(y, mo, d) * CIVIL_SECONDS_PER_DAY + tod;
+      *out = (first + d - 1) * CIVIL_SECONDS_PER_DAY + tod;
       return *out < limit;
     }
     d++;
@@ -245,6 +265,7 @@ bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor, int6
   civil_date_from_days(days, &y, &mo, &d);
   civil_date_from_days(civil_floor_div(floor, CIVIL_SECONDS_PER_DAY), &first_year, &unused_m,
                        &unused_d);
+  int64_t first = days - (d - 1); /* the 1st of the month, in days */
   for (;;) {
     if (y < first_year)
       return false;
@@ -257,9 +278,10 @@ bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor, int6
       mo = m;
       d = 31; /* masks hold no day past the month's end */
       sod = end_of_day;
+      first = civil_days_from_date(y, mo, 1);
       continue;
     }
-    int nd = prev_bit(cron_search_day_mask(e, y, mo), d);
+    int nd = prev_bit(month_mask(e, first, civil_days_in_month(y, mo)), d);
     if (nd < 1) {
       if (--mo < 1) {
         mo = 12;
@@ -267,6 +289,7 @@ bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor, int6
       }
       d = 31;
       sod = end_of_day;
+      first -= civil_days_in_month(y, mo);
       continue;
     }
     if (nd != d) {
@@ -274,7 +297,7 @@ bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor, int6
       sod = end_of_day;
     }
     if (tod_prev(e, sod, &tod)) {
-      *out = civil_days_from_date(y, mo, d) * CIVIL_SECONDS_PER_DAY + tod;
+      *out = (first + d - 1) * CIVIL_SECONDS_PER_DAY + tod;
       return *out >= floor;
     }
     d--;

@@ -18,6 +18,9 @@ bool cron_search_wall_next(const cron_expr *e, int64_t from, int64_t limit, int6
 /* The last matching wall time <= from and >= floor. */
 bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor, int64_t *out);
 
+/* Fills e->day_masks; the parser calls it once the fields are set. */
+void cron_search_prepare(cron_expr *e);
+
 /* Bit d (1-31) set for each day of (year, month) the day fields match. */
 uint32_t cron_search_day_mask(const cron_expr *e, int64_t year, int month);
 
