@@ -161,7 +161,7 @@ valgrind: $(BUILD)/cronflow
 	scripts/install-deps test
 	$(MAKE) ASAN_FLAGS="-O0 -g" BUILD=$(BUILD)/vg test-build
 	@for t in $(BUILD)/vg/asan/tests/*; do \
-	  valgrind -q --error-exitcode=1 --leak-check=full $$t || exit 1; done
+	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite --child-silent-after-fork=yes $$t || exit 1; done
 
 FORMAT_FILES := $(shell find src tests fuzz bench -name '*.[ch]' 2>/dev/null)
 format:
