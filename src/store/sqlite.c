@@ -380,6 +380,7 @@ static void release_jobs(sqlite_store *s, job *list) {
 
 static void *writer_main(void *arg) {
   sqlite_store *s = arg;
+  pthread_setname_np(pthread_self(), "cf-writer");
   pthread_mutex_lock(&s->lock);
   for (;;) {
     while (!s->head && !s->stopping)
@@ -498,6 +499,7 @@ static cf_err sync_wal(sqlite_store *s) {
 
 static void *syncer_main(void *arg) {
   sqlite_store *s = arg;
+  pthread_setname_np(pthread_self(), "cf-syncer");
   pthread_mutex_lock(&s->lock);
   for (;;) {
     while (!s->sync_head && !s->syncer_stop)

@@ -288,6 +288,7 @@ static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
 /* Claims work for the free runner slots and queues it for the runners. */
 static void *dispatcher_main(void *arg) {
   worker_pool *p = arg;
+  pthread_setname_np(pthread_self(), "cf-dispatch");
   store *s = p->cfg.store;
   while (!atomic_load(&p->stopping)) {
     pthread_mutex_lock(&p->lock);
@@ -352,6 +353,7 @@ static void *dispatcher_main(void *arg) {
 
 static void *runner_main(void *arg) {
   worker_pool *p = arg;
+  pthread_setname_np(pthread_self(), "cf-runner");
   uint64_t rng = (uint64_t)worker_now_ms() ^ (uint64_t)(uintptr_t)&rng ^ 0x9E3779B97F4A7C15u;
   pthread_mutex_lock(&p->lock);
   for (;;) {
@@ -421,6 +423,7 @@ static void renew_all(worker_pool *p) {
 
 static void *heartbeat_main(void *arg) {
   worker_pool *p = arg;
+  pthread_setname_np(pthread_self(), "cf-heartbeat");
   int64_t every = p->cfg.lease_ms / 3 > 0 ? p->cfg.lease_ms / 3 : 1;
   int64_t next_prune = worker_now_ms();
   pthread_mutex_lock(&p->lock);

@@ -122,9 +122,11 @@ CREATE TABLE executions (
   created_at        INTEGER NOT NULL,
   started_at        INTEGER,
   finished_at       INTEGER,
-  updated_at        INTEGER NOT NULL DEFAULT 0,   -- the time of the last state change
-  UNIQUE (schedule_id, scheduled_at)
+  updated_at        INTEGER NOT NULL DEFAULT 0    -- the time of the last state change
 );
+-- One execution per fire; executions that are not fires stay out of it.
+CREATE UNIQUE INDEX executions_fire ON executions(schedule_id, scheduled_at)
+  WHERE schedule_id IS NOT NULL;
 CREATE INDEX executions_queue ON executions(priority DESC, run_at, id) WHERE status = 'queued';
 CREATE INDEX executions_leases ON executions(lease_expires_at) WHERE status = 'running';
 CREATE INDEX executions_workflow ON executions(workflow_id, id DESC);
