@@ -1280,215 +1280,177 @@ static cf_err sq_exec_prune(void *impl, int64_t before, int limit, int64_t *dele
 
 /* ------------------------------------------------------------ reads */
 
-static cf_err sq_exec_get(void *impl, int64_t id, store_exec *out) {
-  sqlite_store *s = impl;
-  memset(out, 0, sizeof *out);
+/*
+ * Runs read-only statement `id` on a pooled reader connection: binds
+ * `key` as ?1 when it is not 0, then calls row(st, ctx) for every row until
+ * it returns an error. Returns that error, a database error, or CF_OK.
+ */
+static cf_err read_rows(sqlite_store *s, enum stmt_id id, int64_t key,
+                        cf_err (*row)(sqlite3_stmt *st, void *ctx), void *ctx) {
   conn *c;
   cf_err rc = reader_get(s, &c);
   if (rc)
     return rc;
-  sqlite3_stmt *st = stmt(c, ST_GET);
+  sqlite3_stmt *st = stmt(c, id);
   if (!st) {
     rc = map_rc(sqlite3_extended_errcode(c->db));
     reader_put(s, c);
     return rc;
   }
-  sqlite3_bind_int64(st, 1, id);
-  int step = sqlite3_step(st);
-  if (step == SQLITE_ROW) {
-    out->id = sqlite3_column_int64(st, 0);
-    out->org_id = sqlite3_column_int64(st, 1);
-    out->workflow_id = sqlite3_column_int64(st, 2);
-    out->workflow_version = sqlite3_column_int(st, 3);
-    out->schedule_id = sqlite3_column_int64(st, 4);
-    out->scheduled_at = sqlite3_column_int64(st, 5);
-    if (!store_exec_status_parse((const char *)sqlite3_column_text(st, 6), &out->status))
-      rc = CF_E_STORE_CORRUPT;
-    out->attempt = sqlite3_column_int(st, 7);
-    out->max_attempts = sqlite3_column_int(st, 8);
-    out->run_at = sqlite3_column_int64(st, 9);
-    out->created_at = sqlite3_column_int64(st, 10);
-    out->started_at = sqlite3_column_int64(st, 11);
-    out->finished_at = sqlite3_column_int64(st, 12);
-    out->lease_token = sqlite3_column_int64(st, 13);
-    out->trigger_kind = column_dup(st, 14);
-    out->trigger_data = column_dup(st, 15);
-    out->error = column_dup(st, 16);
-    out->result = column_dup(st, 17);
-  } else {
-    rc = step == SQLITE_DONE ? CF_E_NOT_FOUND : map_rc(sqlite3_extended_errcode(c->db));
-  }
+  if (key)
+    sqlite3_bind_int64(st, 1, key);
+  int step = SQLITE_DONE;
+  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
+    rc = row(st, ctx);
+  if (!rc && step != SQLITE_DONE)
+    rc = map_rc(sqlite3_extended_errcode(c->db));
   done_with(st);
   reader_put(s, c);
+  return rc;
+}
+
+/* Makes room for one more element in a growing array. */
+static cf_err grow(void **items, size_t *cap, size_t count, size_t size) {
+  if (count < *cap)
+    return CF_OK;
+  size_t n = *cap ? *cap * 2 : 8;
+  void *p = realloc(*items, n * size);
+  if (!p)
+    return CF_E_NOMEM;
+  *items = p;
+  *cap = n;
+  return CF_OK;
+}
+
+static cf_err exec_row(sqlite3_stmt *st, void *ctx) {
+  store_exec *out = ctx;
+  out->id = sqlite3_column_int64(st, 0);
+  out->org_id = sqlite3_column_int64(st, 1);
+  out->workflow_id = sqlite3_column_int64(st, 2);
+  out->workflow_version = sqlite3_column_int(st, 3);
+  out->schedule_id = sqlite3_column_int64(st, 4);
+  out->scheduled_at = sqlite3_column_int64(st, 5);
+  out->attempt = sqlite3_column_int(st, 7);
+  out->max_attempts = sqlite3_column_int(st, 8);
+  out->run_at = sqlite3_column_int64(st, 9);
+  out->created_at = sqlite3_column_int64(st, 10);
+  out->started_at = sqlite3_column_int64(st, 11);
+  out->finished_at = sqlite3_column_int64(st, 12);
+  out->lease_token = sqlite3_column_int64(st, 13);
+  out->trigger_kind = column_dup(st, 14);
+  out->trigger_data = column_dup(st, 15);
+  out->error = column_dup(st, 16);
+  out->result = column_dup(st, 17);
+  if (!store_exec_status_parse((const char *)sqlite3_column_text(st, 6), &out->status))
+    return CF_E_STORE_CORRUPT;
+  return out->trigger_kind && out->trigger_data ? CF_OK : CF_E_NOMEM;
+}
+
+static cf_err sq_exec_get(void *impl, int64_t id, store_exec *out) {
+  memset(out, 0, sizeof *out);
+  cf_err rc = read_rows(impl, ST_GET, id, exec_row, out);
+  if (!rc && !out->id)
+    rc = CF_E_NOT_FOUND;
   if (rc)
     store_exec_clear(out);
   return rc;
 }
 
+static cf_err count_row(sqlite3_stmt *st, void *ctx) {
+  int64_t *counts = ctx;
+  store_exec_status status;
+  if (store_exec_status_parse((const char *)sqlite3_column_text(st, 0), &status))
+    counts[status] = sqlite3_column_int64(st, 1);
+  return CF_OK;
+}
+
 static cf_err sq_exec_counts(void *impl, int64_t counts[6]) {
-  sqlite_store *s = impl;
   memset(counts, 0, 6 * sizeof *counts);
-  conn *c;
-  cf_err rc = reader_get(s, &c);
-  if (rc)
-    return rc;
-  sqlite3_stmt *st = stmt(c, ST_COUNTS);
-  if (!st) {
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-    reader_put(s, c);
-    return rc;
-  }
-  int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    store_exec_status status;
-    if (store_exec_status_parse((const char *)sqlite3_column_text(st, 0), &status))
-      counts[status] = sqlite3_column_int64(st, 1);
-  }
-  rc = step == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
-  done_with(st);
-  reader_put(s, c);
-  return rc;
+  return read_rows(impl, ST_COUNTS, 0, count_row, counts);
+}
+
+/* One integer column; NOT_FOUND when it is NULL. */
+static cf_err int_row(sqlite3_stmt *st, void *ctx) {
+  if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+    return CF_E_NOT_FOUND;
+  *(int64_t *)ctx = sqlite3_column_int64(st, 0);
+  return CF_OK;
 }
 
 static cf_err sq_exec_next_due(void *impl, int64_t *run_at) {
-  sqlite_store *s = impl;
-  conn *c;
-  cf_err rc = reader_get(s, &c);
-  if (rc)
-    return rc;
-  sqlite3_stmt *st = stmt(c, ST_NEXT_DUE);
-  if (!st) {
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-    reader_put(s, c);
-    return rc;
-  }
-  int step = sqlite3_step(st);
-  if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-    *run_at = sqlite3_column_int64(st, 0);
-  else
-    rc = step == SQLITE_ROW ? CF_E_NOT_FOUND : map_rc(sqlite3_extended_errcode(c->db));
-  done_with(st);
-  reader_put(s, c);
-  return rc;
+  return read_rows(impl, ST_NEXT_DUE, 0, int_row, run_at);
 }
 
 static cf_err sq_exec_pending(void *impl, int64_t *count) {
-  sqlite_store *s = impl;
-  conn *c;
-  cf_err rc = reader_get(s, &c);
-  if (rc)
-    return rc;
-  sqlite3_stmt *st = stmt(c, ST_PENDING);
-  if (!st) {
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-    reader_put(s, c);
-    return rc;
-  }
-  if (sqlite3_step(st) == SQLITE_ROW)
-    *count = sqlite3_column_int64(st, 0);
-  else
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-  done_with(st);
-  reader_put(s, c);
-  return rc;
+  return read_rows(impl, ST_PENDING, 0, int_row, count);
+}
+
+typedef struct attempt_rows {
+  store_attempt *items;
+  size_t count, cap;
+} attempt_rows;
+
+static cf_err attempt_row(sqlite3_stmt *st, void *ctx) {
+  attempt_rows *r = ctx;
+  if (grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
+    return CF_E_NOMEM;
+  store_attempt *a = &r->items[r->count++];
+  a->attempt = sqlite3_column_int(st, 0);
+  a->lease_owner = column_dup(st, 1);
+  a->status = column_dup(st, 2);
+  a->error = column_dup(st, 3);
+  a->started_at = sqlite3_column_int64(st, 4);
+  a->finished_at = sqlite3_column_int64(st, 5);
+  a->backoff_ms = sqlite3_column_int64(st, 6);
+  return CF_OK;
 }
 
 static cf_err sq_attempt_list(void *impl, int64_t execution_id, store_attempt **out,
                               size_t *count) {
-  sqlite_store *s = impl;
-  *out = NULL;
-  *count = 0;
-  conn *c;
-  cf_err rc = reader_get(s, &c);
-  if (rc)
-    return rc;
-  sqlite3_stmt *st = stmt(c, ST_ATTEMPT_LIST);
-  if (!st) {
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-    reader_put(s, c);
-    return rc;
-  }
-  sqlite3_bind_int64(st, 1, execution_id);
-  size_t cap = 0;
-  int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*count == cap) {
-      cap = cap ? cap * 2 : 8;
-      store_attempt *p = realloc(*out, cap * sizeof **out);
-      if (!p) {
-        rc = CF_E_NOMEM;
-        break;
-      }
-      *out = p;
-    }
-    store_attempt *a = &(*out)[(*count)++];
-    a->attempt = sqlite3_column_int(st, 0);
-    a->lease_owner = column_dup(st, 1);
-    a->status = column_dup(st, 2);
-    a->error = column_dup(st, 3);
-    a->started_at = sqlite3_column_int64(st, 4);
-    a->finished_at = sqlite3_column_int64(st, 5);
-    a->backoff_ms = sqlite3_column_int64(st, 6);
-  }
-  if (!rc && step != SQLITE_DONE)
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-  done_with(st);
-  reader_put(s, c);
+  attempt_rows r = {0};
+  cf_err rc = read_rows(impl, ST_ATTEMPT_LIST, execution_id, attempt_row, &r);
   if (rc) {
-    store_attempts_free(*out, *count);
-    *out = NULL;
-    *count = 0;
+    store_attempts_free(r.items, r.count);
+    r.items = NULL;
+    r.count = 0;
   }
+  *out = r.items;
+  *count = r.count;
   return rc;
 }
 
+typedef struct step_rows {
+  store_step *items;
+  size_t count, cap;
+} step_rows;
+
+static cf_err step_row(sqlite3_stmt *st, void *ctx) {
+  step_rows *r = ctx;
+  if (grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
+    return CF_E_NOMEM;
+  store_step *p = &r->items[r->count++];
+  p->node_id = column_dup(st, 0);
+  p->iteration = sqlite3_column_int(st, 1);
+  p->status = column_dup(st, 2);
+  p->attempts = sqlite3_column_int(st, 3);
+  p->input = column_dup(st, 4);
+  p->output = column_dup(st, 5);
+  p->error = column_dup(st, 6);
+  p->started_at = sqlite3_column_int64(st, 7);
+  p->finished_at = sqlite3_column_int64(st, 8);
+  return p->node_id && p->status ? CF_OK : CF_E_NOMEM;
+}
+
 static cf_err sq_step_list(void *impl, int64_t execution_id, store_step **out, size_t *count) {
-  sqlite_store *s = impl;
-  *out = NULL;
-  *count = 0;
-  conn *c;
-  cf_err rc = reader_get(s, &c);
-  if (rc)
-    return rc;
-  sqlite3_stmt *st = stmt(c, ST_STEP_LIST);
-  if (!st) {
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-    reader_put(s, c);
-    return rc;
-  }
-  sqlite3_bind_int64(st, 1, execution_id);
-  size_t cap = 0;
-  int step;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*count == cap) {
-      cap = cap ? cap * 2 : 8;
-      store_step *p = realloc(*out, cap * sizeof **out);
-      if (!p) {
-        rc = CF_E_NOMEM;
-        break;
-      }
-      *out = p;
-    }
-    store_step *p = &(*out)[(*count)++];
-    p->node_id = column_dup(st, 0);
-    p->iteration = sqlite3_column_int(st, 1);
-    p->status = column_dup(st, 2);
-    p->attempts = sqlite3_column_int(st, 3);
-    p->input = column_dup(st, 4);
-    p->output = column_dup(st, 5);
-    p->error = column_dup(st, 6);
-    p->started_at = sqlite3_column_int64(st, 7);
-    p->finished_at = sqlite3_column_int64(st, 8);
-  }
-  if (!rc && step != SQLITE_DONE)
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-  done_with(st);
-  reader_put(s, c);
+  step_rows r = {0};
+  cf_err rc = read_rows(impl, ST_STEP_LIST, execution_id, step_row, &r);
   if (rc) {
-    store_steps_free(*out, *count);
-    *out = NULL;
-    *count = 0;
+    store_steps_free(r.items, r.count);
+    r.items = NULL;
+    r.count = 0;
   }
+  *out = r.items;
+  *count = r.count;
   return rc;
 }
 
