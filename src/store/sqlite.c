@@ -104,7 +104,7 @@ static const char *const sql_text[ST_COUNT] = {
                         "attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL "
                         "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
     [ST_RERUN] = "UPDATE executions SET status = 'queued', run_at = ?2, updated_at = ?2, "
-                 "finished_at = NULL, max_attempts = attempt + 1, lease_owner = NULL, "
+                 "finished_at = NULL, max_attempts = attempt + 1, resumes = 0, lease_owner = NULL, "
                  "lease_expires_at = NULL "
                  "WHERE id = ?1 AND status IN ('failed', 'timed_out', 'cancelled')",
     /* Fenced: writes nothing unless the lease is still held. */
@@ -169,6 +169,7 @@ struct sqlite_store {
   pthread_cond_t sync_cv;
   job *sync_head, *sync_tail; /* committed, waiting for a sync */
   int wal_fd;                 /* our own descriptor on the -wal file */
+  cf_err sync_failed;         /* once set, every later write fails with it */
   uint64_t work_seq;
   pthread_mutex_t pool_lock;
   conn *idle[POOL_MAX];
@@ -328,14 +329,22 @@ static void run_batch(sqlite_store *s, job *batch) {
     if (j->one_write) {
       /* A failing statement undoes itself; nothing else to roll back. */
       j->result = j->fn(s, c, j->arg);
-      continue;
+    } else {
+      cf_err sp = run(c, ST_SAVEPOINT);
+      j->result = sp ? sp : j->fn(s, c, j->arg);
+      if (!sp && j->result && !sqlite3_get_autocommit(c->db))
+        (void)run(c, ST_ROLLBACK_TO);
+      if (!sp && !sqlite3_get_autocommit(c->db))
+        (void)run(c, ST_RELEASE);
     }
-    cf_err sp = run(c, ST_SAVEPOINT);
-    j->result = sp ? sp : j->fn(s, c, j->arg);
-    if (!sp && j->result)
-      (void)run(c, ST_ROLLBACK_TO);
-    if (!sp)
-      (void)run(c, ST_RELEASE);
+    if (sqlite3_get_autocommit(c->db)) {
+      /* The error rolled back the whole transaction (an I/O error or a full
+       * disk while spilling the cache): the writes before it are gone, and
+       * the ones after it must not run outside a transaction. */
+      rc = j->result ? j->result : CF_E_STORE;
+      for (job *k = batch; k != j; k = k->next)
+        k->result = rc;
+    }
   }
   if (rc)
     return;
@@ -511,6 +520,13 @@ static void *syncer_main(void *arg) {
     pthread_mutex_unlock(&s->lock);
     /* Everything taken was committed before this sync starts. */
     cf_err rc = sync_wal(s);
+    if (rc) {
+      /* The pages may be gone while a later fsync succeeds (Linux marks
+       * them clean): accept no more writes on this store. */
+      pthread_mutex_lock(&s->lock);
+      s->sync_failed = rc;
+      pthread_mutex_unlock(&s->lock);
+    }
     if (rc)
       for (job *j = jobs; j; j = j->next)
         if (j->result == CF_OK)
@@ -527,6 +543,11 @@ static cf_err submit(sqlite_store *s, job *j) {
   j->done = false;
   j->next = NULL;
   pthread_mutex_lock(&s->lock);
+  if (s->sync_failed) {
+    cf_err e = s->sync_failed;
+    pthread_mutex_unlock(&s->lock);
+    return e;
+  }
   if (s->stopping) {
     pthread_mutex_unlock(&s->lock);
     return CF_E_STORE_CLOSED;
@@ -548,6 +569,12 @@ static cf_err submit(sqlite_store *s, job *j) {
 static cf_err submit_async(sqlite_store *s, job *j) {
   j->next = NULL;
   pthread_mutex_lock(&s->lock);
+  if (s->sync_failed) {
+    cf_err e = s->sync_failed;
+    pthread_mutex_unlock(&s->lock);
+    free(j);
+    return e;
+  }
   if (s->stopping) {
     pthread_mutex_unlock(&s->lock);
     free(j);
@@ -668,6 +695,16 @@ static cf_err migrate_fn(sqlite_store *s, conn *c, void *arg) {
     const embedded_file *m = &sqlite_migrations[v - 1];
     char *msg = NULL;
     int src = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+    /* Another process may have applied it since we looked: look again
+     * under the write lock. */
+    int now_version = 0;
+    if (src == SQLITE_OK && read_version(c, &now_version) != CF_OK)
+      src = SQLITE_ERROR;
+    if (src == SQLITE_OK && now_version >= v) {
+      sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+      a->version = now_version;
+      continue;
+    }
     if (src == SQLITE_OK)
       src = sqlite3_exec(c->db, (const char *)m->data, NULL, NULL, &msg);
     if (src == SQLITE_OK) {

@@ -12,7 +12,9 @@
  * Write operations are durable when they return CF_OK: the backend has
  * committed them (SQLite: fsync of the WAL, many writes per fsync under
  * load — group commit). An error return means nothing of that operation
- * was kept.
+ * was kept — except CF_E_IO, which means the outcome is unknown: the disk
+ * failed to sync after the commit. After that the store refuses every
+ * write (restart once the disk is healthy).
  *
  * Claims are fenced: every claim of an execution raises its lease_token,
  * and every later write about that execution names the token it holds. A

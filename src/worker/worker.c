@@ -70,6 +70,8 @@ struct worker_pool {
   int running_threads;
   atomic_bool stopping;     /* claim nothing more */
   atomic_bool interrupting; /* grace is over: runners should stop */
+  bool detached;            /* stop returned with runners still running */
+  int store_users;          /* runner calls into the store in progress */
   bool heartbeat_stop;
 };
 
@@ -99,17 +101,46 @@ bool worker_exec_should_stop(const worker_exec *x) {
   return atomic_load(&x->lease_lost) || atomic_load(&x->pool->interrupting);
 }
 
+/* A runner's way into the store: refused once stop has returned without
+ * it (the caller may have closed the store). */
+static bool store_enter(worker_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  bool ok = !p->detached;
+  if (ok)
+    p->store_users++;
+  pthread_mutex_unlock(&p->lock);
+  return ok;
+}
+
+static void store_leave(worker_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  p->store_users--;
+  pthread_cond_broadcast(&p->changed);
+  pthread_mutex_unlock(&p->lock);
+}
+
 cf_err worker_exec_steps(worker_exec *x, store_step **steps, size_t *count) {
-  return store_step_list(x->pool->cfg.store, x->claim->id, steps, count);
+  if (!store_enter(x->pool))
+    return CF_E_STORE_CLOSED;
+  cf_err rc = store_step_list(x->pool->cfg.store, x->claim->id, steps, count);
+  store_leave(x->pool);
+  return rc;
 }
 
 cf_err worker_exec_checkpoint_async(worker_exec *x, const store_step *step) {
-  return store_step_save_async(x->pool->cfg.store, x->claim->id, x->claim->lease_token, step, NULL,
-                               NULL);
+  if (!store_enter(x->pool))
+    return CF_E_STORE_CLOSED;
+  cf_err rc = store_step_save_async(x->pool->cfg.store, x->claim->id, x->claim->lease_token, step,
+                                    NULL, NULL);
+  store_leave(x->pool);
+  return rc;
 }
 
 cf_err worker_exec_checkpoint(worker_exec *x, const store_step *step) {
+  if (!store_enter(x->pool))
+    return CF_E_STORE_CLOSED;
   cf_err rc = store_step_save(x->pool->cfg.store, x->claim->id, x->claim->lease_token, step);
+  store_leave(x->pool);
   if (rc == CF_E_LEASE_LOST)
     atomic_store(&x->lease_lost, true);
   return rc;
@@ -191,6 +222,17 @@ static void on_outcome_written(void *ctx, cf_err rc) {
   p->outstanding--;
   if (rc == CF_OK || rc == CF_E_LEASE_LOST || rc == CF_E_STORE_CLOSED) {
     finishing_free(p, f);
+  } else if (rc == CF_E_INVALID && f->result) {
+    /* Refused for good (the result is not JSON): record the outcome without it. */
+    fprintf(stderr, "cronflow worker: execution %lld: its result is not valid JSON; not kept\n",
+            (long long)f->id);
+    free(f->result);
+    f->result = NULL;
+    f->resend = true;
+  } else if (rc == CF_E_INVALID || rc == CF_E_CONFLICT || rc == CF_E_TOO_LARGE) {
+    fprintf(stderr, "cronflow worker: execution %lld: outcome refused: %s\n", (long long)f->id,
+            cf_strerror(rc));
+    finishing_free(p, f); /* its lease expires; it runs again (max_resumes bounds it) */
   } else {
     /* The heartbeat sends it again; the lease is renewed meanwhile, and if
      * it cannot be, another worker runs the execution again. */
@@ -277,8 +319,10 @@ static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
   pthread_cond_broadcast(&p->changed);
   pthread_mutex_unlock(&p->lock);
 
-  if (!atomic_load(&x.lease_lost))
+  if (!atomic_load(&x.lease_lost) && store_enter(p)) {
     record_outcome(p, c, &r, rng);
+    store_leave(p);
+  }
   free(r.result);
 }
 
@@ -414,7 +458,7 @@ static void renew_all(worker_pool *p) {
     /* Mark it only if that runner is still on it. */
     pthread_mutex_lock(&p->lock);
     for (worker_exec *x = p->inflight; x; x = x->next)
-      if (x == refs[i].x && x->claim->lease_token == refs[i].token)
+      if (x == refs[i].x && x->claim->id == refs[i].id && x->claim->lease_token == refs[i].token)
         atomic_store(&x->lease_lost, true);
     pthread_mutex_unlock(&p->lock);
   }
@@ -584,11 +628,23 @@ void worker_pool_stop(worker_pool *p) {
     /* A runner ignores the interruption: give its execution back so another
      * worker resumes it now; the late runner is fenced out by the token. */
     pthread_mutex_lock(&p->lock);
+    size_t n = 0, k = 0;
     for (worker_exec *x = p->inflight; x; x = x->next)
-      if (store_exec_release(p->cfg.store, x->claim->id, x->claim->lease_token, worker_now_ms()) ==
-          CF_OK)
-        atomic_store(&x->lease_lost, true);
+      n++;
+    lease_ref *refs = n ? calloc(n, sizeof *refs) : NULL;
+    for (worker_exec *x = p->inflight; refs && x; x = x->next)
+      refs[k++] = (lease_ref){x, x->claim->id, x->claim->lease_token};
     pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; i < k; i++) {
+      if (store_exec_release(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms()) != CF_OK)
+        continue;
+      pthread_mutex_lock(&p->lock);
+      for (worker_exec *x = p->inflight; x; x = x->next)
+        if (x == refs[i].x && x->claim->id == refs[i].id && x->claim->lease_token == refs[i].token)
+          atomic_store(&x->lease_lost, true);
+      pthread_mutex_unlock(&p->lock);
+    }
+    free(refs);
   }
   /* Let queued outcome writes commit (the heartbeat keeps their leases and
    * re-sends failed ones), within the grace period. */
@@ -611,9 +667,16 @@ void worker_pool_stop(worker_pool *p) {
     pthread_cond_wait(&p->changed, &p->lock);
   while (p->finishing)
     finishing_free(p, p->finishing);
+  if (!done) {
+    /* Stuck runner threads still point at the pool: keep it, but let them
+     * no longer reach the store, which the caller is about to close. */
+    p->detached = true;
+    while (p->store_users > 0)
+      pthread_cond_wait(&p->changed, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    return;
+  }
   pthread_mutex_unlock(&p->lock);
-  if (!done)
-    return; /* stuck runner threads still point at the pool: keep it */
   for (int i = 0; i < p->nrunners; i++)
     pthread_join(p->runners[i], NULL);
   pthread_cond_destroy(&p->changed);

@@ -113,6 +113,44 @@ static void test_newer_schema_refused(void **state) {
   assert_non_null(strstr(err, "999"));
 }
 
+typedef struct migrate_arg {
+  const char *path;
+  cf_err rc;
+} migrate_arg;
+
+static void *migrate_thread(void *p) {
+  migrate_arg *m = p;
+  store *s;
+  store_config cfg = {.url = m->path, .busy_timeout_ms = 10000};
+  m->rc = store_open(&cfg, &s, NULL, 0);
+  if (m->rc == CF_OK) {
+    m->rc = store_migrate(s, NULL, NULL, NULL, 0);
+    store_close(s);
+  }
+  return NULL;
+}
+
+/* Regression: two processes migrating a new file at once both applied the
+ * first migration, and one failed. */
+static void test_concurrent_migrations(void **state) {
+  (void)state;
+  for (int round = 0; round < 5; round++) {
+    char p2[160];
+    snprintf(p2, sizeof p2, "%s/race%d.db", dir, round);
+    pthread_t th[6];
+    migrate_arg args[6];
+    for (int i = 0; i < 6; i++) {
+      args[i] = (migrate_arg){p2, CF_E_INVALID};
+      assert_int_equal(pthread_create(&th[i], NULL, migrate_thread, &args[i]), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+      pthread_join(th[i], NULL);
+      if (args[i].rc != CF_OK)
+        fail_msg("round %d, migrator %d: %s", round, i, cf_strerror(args[i].rc));
+    }
+  }
+}
+
 static void test_bad_urls(void **state) {
   (void)state;
   store *s2;
@@ -493,6 +531,7 @@ int main(void) {
       cmocka_unit_test(test_migrations),
       cmocka_unit_test(test_newer_schema_refused),
       cmocka_unit_test(test_bad_urls),
+      cmocka_unit_test(test_concurrent_migrations),
       cmocka_unit_test(test_claim_order),
       cmocka_unit_test(test_unique_fires_and_bad_input),
       cmocka_unit_test(test_leases_and_fencing),

@@ -235,6 +235,102 @@ static void test_rerun_from_failed_step(void **state) {
   store_attempts_free(a, n);
 }
 
+static atomic_int quick_runs;
+
+/* A few milliseconds of work, so that heartbeats come round mid-run. */
+static void quick(void *ctx, worker_exec *x, worker_result *out) {
+  (void)ctx;
+  (void)x;
+  atomic_fetch_add(&quick_runs, 1);
+  sleep_ms(3);
+  out->outcome = WORKER_SUCCEEDED;
+}
+
+/* Regression: the heartbeat once matched a lost lease to a runner by its
+ * stack address and token, so it flagged the runner's next execution as
+ * lost; that execution was never recorded and ran again. With nobody dying,
+ * every execution must run exactly once. */
+static void test_no_spurious_lost_leases(void **state) {
+  (void)state;
+  atomic_store(&quick_runs, 0);
+  enum { N = 1500 };
+  static store_exec_new items[N];
+  static int64_t ids[N];
+  for (int i = 0; i < N; i++)
+    items[i] = (store_exec_new){.workflow_id = 2, .workflow_version = 1, .trigger_kind = "api"};
+  assert_int_equal(store_exec_enqueue_batch(st, items, N, worker_now_ms(), ids), CF_OK);
+  worker_config cfg = {
+      .store = st, .concurrency = 16, .lease_ms = 150, .poll_ms = 50, .run = quick};
+  worker_pool *pool;
+  assert_int_equal(worker_pool_start(&cfg, &pool), CF_OK);
+  assert_int_equal(wait_final(ids[N - 1], 60), STORE_EXEC_SUCCEEDED);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(wait_final(ids[i], 30), STORE_EXEC_SUCCEEDED);
+  worker_pool_stop(pool);
+  assert_int_equal(atomic_load(&quick_runs), N);
+}
+
+/* A result that is not JSON is refused by the store for good. */
+static void bad_result(void *ctx, worker_exec *x, worker_result *out) {
+  (void)ctx;
+  (void)x;
+  out->outcome = WORKER_SUCCEEDED;
+  out->result = strdup("{not json");
+}
+
+/* Regression: such an outcome was re-sent forever and the execution stayed
+ * running; now it is recorded without the result. */
+static void test_unstorable_result(void **state) {
+  (void)state;
+  int64_t id = enqueue(NULL, 1, 10);
+  worker_config cfg = {
+      .store = st, .concurrency = 1, .lease_ms = 300, .poll_ms = 50, .run = bad_result};
+  worker_pool *pool;
+  assert_int_equal(worker_pool_start(&cfg, &pool), CF_OK);
+  assert_int_equal(wait_final(id, 10), STORE_EXEC_SUCCEEDED);
+  worker_pool_stop(pool);
+  store_exec x;
+  assert_int_equal(store_exec_get(st, id, &x), CF_OK);
+  assert_null(x.result);
+  store_exec_clear(&x);
+}
+
+/* Regression: an execution failed for too many lost workers could not be
+ * re-run (the resume count survived the re-run). */
+static void test_rerun_after_too_many_resumes(void **state) {
+  (void)state;
+  atomic_store(&quick_runs, 0);
+  int64_t id = enqueue(NULL, 1, 10);
+  /* Three workers claim it and vanish. */
+  int64_t t = worker_now_ms();
+  for (int i = 0; i < 3; i++) {
+    store_claim *c;
+    size_t n;
+    assert_int_equal(store_exec_claim(st, "vanishing", t, 10, 1, &c, &n), CF_OK);
+    assert_int_equal(n, 1);
+    store_claims_free(c, n);
+    t += 20;
+  }
+  worker_config cfg = {.store = st,
+                       .concurrency = 1,
+                       .lease_ms = 2000,
+                       .poll_ms = 50,
+                       .max_resumes = 1,
+                       .run = quick};
+  worker_pool *pool;
+  assert_int_equal(worker_pool_start(&cfg, &pool), CF_OK);
+  assert_int_equal(wait_final(id, 10), STORE_EXEC_FAILED);
+  store_exec x;
+  assert_int_equal(store_exec_get(st, id, &x), CF_OK);
+  assert_non_null(strstr(x.error, "stopped"));
+  store_exec_clear(&x);
+  assert_int_equal(atomic_load(&quick_runs), 0);
+  assert_int_equal(store_exec_rerun_failed(st, id, worker_now_ms()), CF_OK);
+  assert_int_equal(wait_final(id, 10), STORE_EXEC_SUCCEEDED);
+  worker_pool_stop(pool);
+  assert_int_equal(atomic_load(&quick_runs), 1);
+}
+
 static void slow_but_polite(void *ctx, worker_exec *x, worker_result *out) {
   (void)ctx;
   for (int i = 0; i < 300; i++) {
@@ -295,9 +391,15 @@ static void test_shutdown_past_grace(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_backoff_formula),     cmocka_unit_test(test_retry_then_succeed),
-      cmocka_unit_test(test_exhausted_attempts),  cmocka_unit_test(test_shutdown_within_grace),
-      cmocka_unit_test(test_shutdown_past_grace), cmocka_unit_test(test_rerun_from_failed_step),
+      cmocka_unit_test(test_backoff_formula),
+      cmocka_unit_test(test_retry_then_succeed),
+      cmocka_unit_test(test_exhausted_attempts),
+      cmocka_unit_test(test_shutdown_within_grace),
+      cmocka_unit_test(test_shutdown_past_grace),
+      cmocka_unit_test(test_rerun_from_failed_step),
+      cmocka_unit_test(test_no_spurious_lost_leases),
+      cmocka_unit_test(test_unstorable_result),
+      cmocka_unit_test(test_rerun_after_too_many_resumes),
   };
   return cmocka_run_group_tests_name("worker", tests, setup, teardown);
 }

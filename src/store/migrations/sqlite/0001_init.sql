@@ -92,7 +92,9 @@ CREATE INDEX schedules_workflow ON schedules(workflow_id);
 -- Executions are the queue. A worker claims a row by setting its lease;
 -- lease_token goes up on every claim and fences out a late owner.
 CREATE TABLE executions (
-  id                INTEGER PRIMARY KEY,
+  -- AUTOINCREMENT: an id is never handed out twice, even after pruning, so
+  -- a stale (id, lease_token) can never match a newer execution.
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,
   org_id            INTEGER NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
   workflow_id       INTEGER NOT NULL,
   workflow_version  INTEGER NOT NULL,
