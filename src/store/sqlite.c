@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -169,6 +170,8 @@ struct sqlite_store {
   pthread_cond_t sync_cv;
   job *sync_head, *sync_tail; /* committed, waiting for a sync */
   int wal_fd;                 /* our own descriptor on the -wal file */
+  sqlite3 *checkpointer;      /* the syncer's connection for checkpoints */
+  off_t checkpoint_at;        /* WAL size that makes a checkpoint due */
   cf_err sync_failed;         /* once set, every later write fails with it */
   uint64_t work_seq;
   pthread_mutex_t pool_lock;
@@ -268,8 +271,10 @@ static cf_err open_conn(sqlite_store *s, bool writer, conn **out, char *err, siz
         rc = SQLITE_CANTOPEN;
     }
     if (rc == SQLITE_OK)
-      rc = sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", NULL, NULL,
-                        NULL);
+      rc = sqlite3_exec(c->db,
+                        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                        "PRAGMA wal_autocheckpoint=0;",
+                        NULL, NULL, NULL);
   }
   if (rc == SQLITE_OK && !writer)
     rc = sqlite3_exec(c->db, "PRAGMA query_only=1", NULL, NULL, NULL);
@@ -506,6 +511,33 @@ static cf_err sync_wal(sqlite_store *s) {
   return CF_OK;
 }
 
+/*
+ * Checkpoints (copying the WAL into the database file, with its own fsync)
+ * run here, on a connection of the syncer's, not inside the writer's
+ * commits (the writer has wal_autocheckpoint=0): PASSIVE, so neither the
+ * writer nor readers wait for it. Done once the WAL has grown past about
+ * 4 MB of frames since the last one.
+ */
+static void checkpoint_if_due(sqlite_store *s) {
+  if (s->wal_fd < 0)
+    return;
+  struct stat st;
+  if (fstat(s->wal_fd, &st) != 0 || st.st_size < s->checkpoint_at)
+    return;
+  if (!s->checkpointer &&
+      sqlite3_open_v2(s->path, &s->checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
+    sqlite3_close(s->checkpointer);
+    s->checkpointer = NULL;
+    return;
+  }
+  int log = 0, done = 0;
+  int rc = sqlite3_wal_checkpoint_v2(s->checkpointer, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  /* The file keeps its size when SQLite restarts it from the top; check
+   * again only after it has grown by as much once more. */
+  s->checkpoint_at = st.st_size + (rc == SQLITE_OK && done == log ? 4 << 20 : 1 << 20);
+}
+
 static void *syncer_main(void *arg) {
   sqlite_store *s = arg;
   pthread_setname_np(pthread_self(), "cf-syncer");
@@ -532,9 +564,13 @@ static void *syncer_main(void *arg) {
         if (j->result == CF_OK)
           j->result = rc;
     release_jobs(s, jobs);
+    checkpoint_if_due(s);
     pthread_mutex_lock(&s->lock);
   }
   pthread_mutex_unlock(&s->lock);
+  checkpoint_if_due(s);
+  if (s->checkpointer)
+    sqlite3_close(s->checkpointer);
   return NULL;
 }
 
@@ -786,6 +822,7 @@ static cf_err sq_open(const store_config *cfg, const char *location, void **impl
   pthread_cond_init(&s->done_cv, NULL);
   pthread_cond_init(&s->sync_cv, NULL);
   s->wal_fd = -1;
+  s->checkpoint_at = 4 << 20;
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
