@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,10 +118,13 @@ static int bench_queue(int argc, char **argv) {
       return 2;
     }
   }
-  char tmpdir[] = "/tmp/cronflow-bench-XXXXXX", path[256];
+  char tmpdir[128], path[256];
   bool own_db = !db_path;
   if (own_db) {
-    if (!mkdtemp(tmpdir)) {
+    /* A fresh private directory, named by process and time. */
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cronflow-bench-%d-%lld", (int)getpid(),
+             (long long)mono_us());
+    if (mkdir(tmpdir, 0700) != 0) {
       fprintf(stderr, "cronflow: cannot make a temporary directory: %s\n", strerror(errno));
       return 1;
     }

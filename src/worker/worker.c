@@ -431,37 +431,51 @@ typedef struct lease_ref {
   int64_t id, token;
 } lease_ref;
 
-/* Renews every lease in flight or finishing; marks the ones lost; sends
- * again the outcomes whose write failed. */
-static void renew_all(worker_pool *p) {
-  pthread_mutex_lock(&p->lock);
+/* The leases in flight (and, with `finishing`, those whose outcome is on
+ * its way), copied so the store can be called without the pool's lock.
+ * Called with p->lock held; the caller frees the array. */
+static lease_ref *snapshot_leases(worker_pool *p, bool finishing_too, size_t *count) {
   size_t n = 0;
   for (worker_exec *x = p->inflight; x; x = x->next)
     n++;
-  for (finishing *f = p->finishing; f; f = f->next) {
+  for (finishing *f = p->finishing; finishing_too && f; f = f->next)
     n++;
-    if (f->resend)
-      send_outcome(p, f);
-  }
   lease_ref *refs = n ? malloc(n * sizeof *refs) : NULL;
   size_t k = 0;
   for (worker_exec *x = p->inflight; refs && x; x = x->next)
     refs[k++] = (lease_ref){x, x->claim->id, x->claim->lease_token};
-  for (finishing *f = p->finishing; refs && f; f = f->next)
+  for (finishing *f = p->finishing; refs && finishing_too && f; f = f->next)
     refs[k++] = (lease_ref){NULL, f->id, f->token};
+  *count = k;
+  return refs;
+}
+
+/* Tells the runner behind `ref` its lease is gone, if it is still on that
+ * execution (matched by id and token: runners reuse their handles). */
+static void mark_lost(worker_pool *p, const lease_ref *ref) {
+  if (!ref->x)
+    return;
+  pthread_mutex_lock(&p->lock);
+  for (worker_exec *x = p->inflight; x; x = x->next)
+    if (x == ref->x && x->claim->id == ref->id && x->claim->lease_token == ref->token)
+      atomic_store(&x->lease_lost, true);
   pthread_mutex_unlock(&p->lock);
-  for (size_t i = 0; i < k; i++) {
-    cf_err rc =
-        store_exec_renew(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms(), p->cfg.lease_ms);
-    if (rc != CF_E_LEASE_LOST || !refs[i].x)
-      continue;
-    /* Mark it only if that runner is still on it. */
-    pthread_mutex_lock(&p->lock);
-    for (worker_exec *x = p->inflight; x; x = x->next)
-      if (x == refs[i].x && x->claim->id == refs[i].id && x->claim->lease_token == refs[i].token)
-        atomic_store(&x->lease_lost, true);
-    pthread_mutex_unlock(&p->lock);
-  }
+}
+
+/* Renews every lease in flight or finishing; marks the ones lost; sends
+ * again the outcomes whose write failed. */
+static void renew_all(worker_pool *p) {
+  pthread_mutex_lock(&p->lock);
+  for (finishing *f = p->finishing; f; f = f->next)
+    if (f->resend)
+      send_outcome(p, f);
+  size_t k;
+  lease_ref *refs = snapshot_leases(p, true, &k);
+  pthread_mutex_unlock(&p->lock);
+  for (size_t i = 0; i < k; i++)
+    if (store_exec_renew(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms(),
+                         p->cfg.lease_ms) == CF_E_LEASE_LOST)
+      mark_lost(p, &refs[i]);
   free(refs);
 }
 
@@ -628,22 +642,12 @@ void worker_pool_stop(worker_pool *p) {
     /* A runner ignores the interruption: give its execution back so another
      * worker resumes it now; the late runner is fenced out by the token. */
     pthread_mutex_lock(&p->lock);
-    size_t n = 0, k = 0;
-    for (worker_exec *x = p->inflight; x; x = x->next)
-      n++;
-    lease_ref *refs = n ? calloc(n, sizeof *refs) : NULL;
-    for (worker_exec *x = p->inflight; refs && x; x = x->next)
-      refs[k++] = (lease_ref){x, x->claim->id, x->claim->lease_token};
+    size_t k;
+    lease_ref *refs = snapshot_leases(p, false, &k);
     pthread_mutex_unlock(&p->lock);
-    for (size_t i = 0; i < k; i++) {
-      if (store_exec_release(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms()) != CF_OK)
-        continue;
-      pthread_mutex_lock(&p->lock);
-      for (worker_exec *x = p->inflight; x; x = x->next)
-        if (x == refs[i].x && x->claim->id == refs[i].id && x->claim->lease_token == refs[i].token)
-          atomic_store(&x->lease_lost, true);
-      pthread_mutex_unlock(&p->lock);
-    }
+    for (size_t i = 0; i < k; i++)
+      if (store_exec_release(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms()) == CF_OK)
+        mark_lost(p, &refs[i]);
     free(refs);
   }
   /* Let queued outcome writes commit (the heartbeat keeps their leases and
