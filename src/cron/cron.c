@@ -52,7 +52,7 @@ cf_err cron_next(const cron_expr *e, const tz_zone *zone, int64_t after, cron_fi
   int64_t t = after + 1; /* the first instant that may be returned */
   if (t < CIVIL_MIN_SECONDS - 2 * CIVIL_SECONDS_PER_DAY)
     t = CIVIL_MIN_SECONDS - 2 * CIVIL_SECONDS_PER_DAY;
-  bool every_hour = e->hour == CRON_ALL_HOURS;
+  bool every_hour = cron_every_hour(e);
   tz_period p;
   tz_zone_period(zone, t, &p);
   {
@@ -115,7 +115,7 @@ cf_err cron_prev(const cron_expr *e, const tz_zone *zone, int64_t before, cron_f
   int64_t t = before - 1; /* the last instant that may be returned */
   if (t > CIVIL_MAX_SECONDS + 2 * CIVIL_SECONDS_PER_DAY)
     t = CIVIL_MAX_SECONDS + 2 * CIVIL_SECONDS_PER_DAY;
-  bool every_hour = e->hour == CRON_ALL_HOURS;
+  bool every_hour = cron_every_hour(e);
   tz_period p;
   tz_zone_period(zone, t, &p);
   cron_fire best;

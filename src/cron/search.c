@@ -92,10 +92,6 @@ static inline uint32_t month_mask(const cron_expr *e, int64_t first, int dim) {
   return e->day_masks[dim - 28][civil_weekday(first)];
 }
 
-uint32_t cron_search_day_mask(const cron_expr *e, int64_t year, int month) {
-  return month_mask(e, civil_days_from_date(year, month, 1), civil_days_in_month(year, month));
-}
-
 /* Lowest set bit >= from, or -1. from may be past the width. */
 static inline int next_bit(uint64_t mask, int from) {
   if (from > 63)

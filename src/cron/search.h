@@ -21,7 +21,4 @@ bool cron_search_wall_prev(const cron_expr *e, int64_t from, int64_t floor, int6
 /* Fills e->day_masks; the parser calls it once the fields are set. */
 void cron_search_prepare(cron_expr *e);
 
-/* Bit d (1-31) set for each day of (year, month) the day fields match. */
-uint32_t cron_search_day_mask(const cron_expr *e, int64_t year, int month);
-
 #endif

@@ -1151,9 +1151,6 @@ static cf_err finish_fn(sqlite_store *s, conn *c, void *arg) {
 
 static cf_err sq_exec_finish(void *impl, int64_t id, int64_t token, store_exec_status status,
                              const char *error, const char *result, int64_t now) {
-  if (status == STORE_EXEC_QUEUED || status == STORE_EXEC_RUNNING ||
-      !store_exec_status_name(status))
-    return CF_E_INVALID;
   lease_args a = {
       .id = id, .token = token, .now = now, .status = status, .error = error, .result = result};
   return single_job(impl, finish_fn, &a, false);
@@ -1247,8 +1244,6 @@ static cf_err step_save_fn(sqlite_store *s, conn *c, void *arg) {
 
 static cf_err sq_step_save(void *impl, int64_t execution_id, int64_t token,
                            const store_step *step) {
-  if (!step->node_id || !step->status)
-    return CF_E_INVALID;
   step_args a = {execution_id, token, step};
   job j = {.fn = step_save_fn, .arg = &a, .one_write = true};
   return submit(impl, &j);
@@ -1282,9 +1277,6 @@ static cf_err queue_lease_async(sqlite_store *s, cf_err (*fn)(sqlite_store *, co
 static cf_err sq_exec_finish_async(void *impl, int64_t id, int64_t token, store_exec_status status,
                                    const char *error, const char *result, int64_t now,
                                    store_done_fn done, void *ctx) {
-  if (status == STORE_EXEC_QUEUED || status == STORE_EXEC_RUNNING ||
-      !store_exec_status_name(status))
-    return CF_E_INVALID;
   lease_args a = {
       .id = id, .token = token, .now = now, .status = status, .error = error, .result = result};
   return queue_lease_async(impl, finish_fn, &a, false, done, ctx);
@@ -1304,8 +1296,6 @@ typedef struct async_step {
 
 static cf_err sq_step_save_async(void *impl, int64_t execution_id, int64_t token,
                                  const store_step *step, store_done_fn done, void *ctx) {
-  if (!step->node_id || !step->status)
-    return CF_E_INVALID;
   size_t extra = text_size(step->node_id) + text_size(step->status) + text_size(step->input) +
                  text_size(step->output) + text_size(step->error);
   async_step *x = calloc(1, sizeof *x + extra);

@@ -119,8 +119,20 @@ cf_err store_exec_renew(store *s, int64_t id, int64_t token, int64_t now, int64_
   return s->backend->exec_renew(s->impl, id, token, now, lease_ms);
 }
 
+/* Arguments every backend would otherwise check alike. */
+static bool is_final(store_exec_status status) {
+  return status == STORE_EXEC_SUCCEEDED || status == STORE_EXEC_FAILED ||
+         status == STORE_EXEC_CANCELLED || status == STORE_EXEC_TIMED_OUT;
+}
+
+static bool step_is_complete(const store_step *step) {
+  return step->node_id && step->status;
+}
+
 cf_err store_exec_finish(store *s, int64_t id, int64_t token, store_exec_status status,
                          const char *error, const char *result, int64_t now) {
+  if (!is_final(status))
+    return CF_E_INVALID;
   return s->backend->exec_finish(s->impl, id, token, status, error, result, now);
 }
 
@@ -132,6 +144,8 @@ cf_err store_exec_retry(store *s, int64_t id, int64_t token, const char *error, 
 cf_err store_exec_finish_async(store *s, int64_t id, int64_t token, store_exec_status status,
                                const char *error, const char *result, int64_t now,
                                store_done_fn done, void *ctx) {
+  if (!is_final(status))
+    return CF_E_INVALID;
   return s->backend->exec_finish_async(s->impl, id, token, status, error, result, now, done, ctx);
 }
 
@@ -142,6 +156,8 @@ cf_err store_exec_retry_async(store *s, int64_t id, int64_t token, const char *e
 
 cf_err store_step_save_async(store *s, int64_t execution_id, int64_t token, const store_step *step,
                              store_done_fn done, void *ctx) {
+  if (!step_is_complete(step))
+    return CF_E_INVALID;
   return s->backend->step_save_async(s->impl, execution_id, token, step, done, ctx);
 }
 
@@ -205,6 +221,8 @@ void store_attempts_free(store_attempt *a, size_t count) {
 }
 
 cf_err store_step_save(store *s, int64_t execution_id, int64_t token, const store_step *step) {
+  if (!step_is_complete(step))
+    return CF_E_INVALID;
   return s->backend->step_save(s->impl, execution_id, token, step);
 }
 
