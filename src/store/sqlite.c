@@ -28,9 +28,8 @@
 #include <unistd.h>
 
 #include "base/embed.h"
-#include "store/store_int.h"
+#include "store/sqlite_int.h"
 
-#define POOL_MAX        8
 #define DEFAULT_BUSY_MS 5000
 #define DEFAULT_BATCH   512
 
@@ -61,6 +60,7 @@ enum stmt_id {
   ST_VERSION,
   ST_COUNT
 };
+_Static_assert((int)ST_COUNT <= (int)SQ_SLOT_WORKFLOWS, "statement slots overlap");
 
 #define CLAIM_COLUMNS                                                                              \
   "id, workflow_id, workflow_version, attempt, max_attempts, backoff_ms, backoff_max_ms, "         \
@@ -133,55 +133,9 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 };
 
-typedef struct conn {
-  sqlite3 *db;
-  sqlite3_stmt *stmts[ST_COUNT];
-} conn;
-
-typedef struct sqlite_store sqlite_store;
-
-typedef struct job {
-  cf_err (*fn)(sqlite_store *s, conn *c, void *arg);
-  void *arg;
-  bool exclusive;        /* runs alone, managing its own transactions */
-  bool wakes;            /* may make work claimable: wake waiting workers */
-  bool volatile_ok;      /* a lease-only write: need not be fsynced (see run_batch) */
-  bool one_write;        /* changes rows with one statement: needs no savepoint */
-  store_done_fn done_fn; /* asynchronous: called after the commit, then freed */
-  void *done_ctx;
-  bool done;
-  cf_err result;
-  struct job *next;
-} job;
-
-struct sqlite_store {
-  char *path;
-  int busy_ms, batch_max;
-  conn writer;
-  pthread_t thread;
-  pthread_mutex_t lock;
-  pthread_cond_t job_cv, done_cv, work_cv;
-  job *head, *tail;
-  bool stopping;
-  /* Group commit, pipelined: the writer commits without syncing; the
-   * syncer fsyncs the WAL and only then acknowledges durable writes. */
-  pthread_t syncer;
-  bool syncer_started, syncer_stop;
-  pthread_cond_t sync_cv;
-  job *sync_head, *sync_tail; /* committed, waiting for a sync */
-  int wal_fd;                 /* our own descriptor on the -wal file */
-  sqlite3 *checkpointer;      /* the syncer's connection for checkpoints */
-  off_t checkpoint_at;        /* WAL size that makes a checkpoint due */
-  cf_err sync_failed;         /* once set, every later write fails with it */
-  uint64_t work_seq;
-  pthread_mutex_t pool_lock;
-  conn *idle[POOL_MAX];
-  size_t nidle;
-};
-
 /* ------------------------------------------------------------ errors */
 
-static cf_err map_rc(int rc) {
+cf_err sq_map_rc(int rc) {
   switch (rc & 0xff) {
   case SQLITE_OK:
   case SQLITE_DONE:
@@ -207,25 +161,28 @@ static cf_err map_rc(int rc) {
 static void conn_close(conn *c) {
   if (!c)
     return;
-  for (int i = 0; i < ST_COUNT; i++)
+  for (int i = 0; i < SQ_SLOTS; i++)
     sqlite3_finalize(c->stmts[i]);
   sqlite3_close(c->db);
   free(c);
 }
 
 /* The statement `id`, prepared once per connection, reset and unbound. */
-static sqlite3_stmt *stmt(conn *c, enum stmt_id id) {
-  sqlite3_stmt *st = c->stmts[id];
+sqlite3_stmt *sq_stmt(conn *c, int slot, const char *sql) {
+  sqlite3_stmt *st = c->stmts[slot];
   if (!st) {
-    if (sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK)
       return NULL;
-    c->stmts[id] = st;
+    c->stmts[slot] = st;
   }
   return st;
 }
 
-static void done_with(sqlite3_stmt *st) {
+static sqlite3_stmt *stmt(conn *c, enum stmt_id id) {
+  return sq_stmt(c, id, sql_text[id]);
+}
+
+void sq_done_with(sqlite3_stmt *st) {
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
 }
@@ -234,10 +191,10 @@ static void done_with(sqlite3_stmt *st) {
 static cf_err run(conn *c, enum stmt_id id) {
   sqlite3_stmt *st = stmt(c, id);
   if (!st)
-    return map_rc(sqlite3_errcode(c->db));
+    return sq_map_rc(sqlite3_errcode(c->db));
   int rc = sqlite3_step(st);
-  done_with(st);
-  return rc == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+  sq_done_with(st);
+  return rc == SQLITE_DONE ? CF_OK : sq_map_rc(sqlite3_extended_errcode(c->db));
 }
 
 static cf_err open_conn(sqlite_store *s, bool writer, conn **out, char *err, size_t err_cap) {
@@ -284,11 +241,11 @@ static cf_err open_conn(sqlite_store *s, bool writer, conn **out, char *err, siz
                why     ? why
                : c->db ? sqlite3_errmsg(c->db)
                        : "out of memory");
-    cf_err e = c->db ? map_rc(sqlite3_extended_errcode(c->db)) : CF_E_NOMEM;
+    cf_err e = c->db ? sq_map_rc(sqlite3_extended_errcode(c->db)) : CF_E_NOMEM;
     if (rc == SQLITE_READONLY)
       e = CF_E_STORE_READONLY;
     if (e == CF_OK)
-      e = map_rc(rc);
+      e = sq_map_rc(rc);
     conn_close(c);
     return e == CF_OK ? CF_E_STORE : e;
   }
@@ -296,7 +253,7 @@ static cf_err open_conn(sqlite_store *s, bool writer, conn **out, char *err, siz
   return CF_OK;
 }
 
-static cf_err reader_get(sqlite_store *s, conn **out) {
+cf_err sq_reader_get(sqlite_store *s, conn **out) {
   pthread_mutex_lock(&s->pool_lock);
   conn *c = s->nidle ? s->idle[--s->nidle] : NULL;
   pthread_mutex_unlock(&s->pool_lock);
@@ -307,7 +264,7 @@ static cf_err reader_get(sqlite_store *s, conn **out) {
   return open_conn(s, false, out, NULL, 0);
 }
 
-static void reader_put(sqlite_store *s, conn *c) {
+void sq_reader_put(sqlite_store *s, conn *c) {
   pthread_mutex_lock(&s->pool_lock);
   if (s->nidle < POOL_MAX) {
     s->idle[s->nidle++] = c;
@@ -363,7 +320,7 @@ static void run_batch(sqlite_store *s, job *batch) {
 }
 
 /* The callback of an asynchronous write nobody waits for. */
-static void async_ignore(void *ctx, cf_err result) {
+void sq_async_ignore(void *ctx, cf_err result) {
   (void)ctx;
   (void)result;
 }
@@ -386,7 +343,7 @@ static void release_jobs(sqlite_store *s, job *list) {
   pthread_mutex_unlock(&s->lock);
   for (job *j = async, *next; j; j = next) {
     next = j->next;
-    if (j->done_fn != async_ignore)
+    if (j->done_fn != sq_async_ignore)
       j->done_fn(j->done_ctx, j->result);
     free(j);
   }
@@ -602,7 +559,7 @@ static cf_err submit(sqlite_store *s, job *j) {
 
 /* Queues a heap job (job header first, its arguments after it) without
  * waiting; the writer calls its done_fn and frees it. */
-static cf_err submit_async(sqlite_store *s, job *j) {
+cf_err sq_submit_async(sqlite_store *s, job *j) {
   j->next = NULL;
   pthread_mutex_lock(&s->lock);
   if (s->sync_failed) {
@@ -626,12 +583,7 @@ static cf_err submit_async(sqlite_store *s, job *j) {
   return CF_OK;
 }
 
-/* Room for strings copied after a job's arguments. */
-typedef struct arena {
-  char *next, *end;
-} arena;
-
-static const char *arena_copy(arena *a, const char *text) {
+const char *sq_arena_copy(sq_arena *a, const char *text) {
   if (!text)
     return NULL;
   size_t n = strlen(text) + 1;
@@ -641,12 +593,12 @@ static const char *arena_copy(arena *a, const char *text) {
   return p;
 }
 
-static size_t text_size(const char *text) {
+size_t sq_text_size(const char *text) {
   return text ? strlen(text) + 1 : 0;
 }
 
-static cf_err write_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg,
-                        bool wakes) {
+cf_err sq_write_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg,
+                    bool wakes) {
   job j = {.fn = fn, .arg = arg, .wakes = wakes};
   return submit(s, &j);
 }
@@ -683,23 +635,23 @@ static cf_err read_version(conn *c, int *version) {
                               "name = 'schema_migrations'",
                               -1, &st, NULL);
   if (rc != SQLITE_OK)
-    return map_rc(sqlite3_extended_errcode(c->db));
+    return sq_map_rc(sqlite3_extended_errcode(c->db));
   rc = sqlite3_step(st);
   bool exists = rc == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
   sqlite3_finalize(st);
   if (rc != SQLITE_ROW)
-    return map_rc(sqlite3_extended_errcode(c->db));
+    return sq_map_rc(sqlite3_extended_errcode(c->db));
   *version = 0;
   if (!exists)
     return CF_OK;
   sqlite3_stmt *v = stmt(c, ST_VERSION);
   if (!v)
-    return map_rc(sqlite3_extended_errcode(c->db));
+    return sq_map_rc(sqlite3_extended_errcode(c->db));
   rc = sqlite3_step(v);
   if (rc == SQLITE_ROW)
     *version = sqlite3_column_int(v, 0);
-  done_with(v);
-  return rc == SQLITE_ROW ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+  sq_done_with(v);
+  return rc == SQLITE_ROW ? CF_OK : sq_map_rc(sqlite3_extended_errcode(c->db));
 }
 
 static cf_err too_new(const char *path, int version, char *err, size_t err_cap) {
@@ -720,7 +672,7 @@ static cf_err migrate_fn(sqlite_store *s, conn *c, void *arg) {
     if (a->err)
       snprintf(a->err, a->err_cap, "cannot record migrations in %s: %s", s->path,
                sqlite3_errmsg(c->db));
-    return map_rc(sqlite3_extended_errcode(c->db));
+    return sq_map_rc(sqlite3_extended_errcode(c->db));
   }
   cf_err rc = read_version(c, &a->version);
   if (rc)
@@ -754,7 +706,7 @@ static cf_err migrate_fn(sqlite_store *s, conn *c, void *arg) {
     if (src == SQLITE_OK)
       src = sqlite3_exec(c->db, "COMMIT", NULL, NULL, &msg);
     if (src != SQLITE_OK) {
-      cf_err e = map_rc(sqlite3_extended_errcode(c->db));
+      cf_err e = sq_map_rc(sqlite3_extended_errcode(c->db));
       if (a->err)
         snprintf(a->err, a->err_cap, "migration %s failed: %s", m->name, msg ? msg : "error");
       sqlite3_free(msg);
@@ -782,11 +734,11 @@ static cf_err sq_migrate(void *impl, int *applied, int *version, char *err, size
 static cf_err sq_schema_version(void *impl, int *current, int *latest) {
   sqlite_store *s = impl;
   conn *c;
-  cf_err rc = reader_get(s, &c);
+  cf_err rc = sq_reader_get(s, &c);
   if (rc)
     return rc;
   rc = read_version(c, current);
-  reader_put(s, c);
+  sq_reader_put(s, c);
   *latest = latest_version();
   return rc;
 }
@@ -854,7 +806,7 @@ static cf_err sq_open(const store_config *cfg, const char *location, void **impl
     pthread_join(s->syncer, NULL);
   }
   if (rc) {
-    for (int i = 0; i < ST_COUNT; i++)
+    for (int i = 0; i < SQ_SLOTS; i++)
       sqlite3_finalize(s->writer.stmts[i]);
     sqlite3_close(s->writer.db);
     pthread_mutex_destroy(&s->lock);
@@ -889,7 +841,7 @@ static void sq_close(void *impl) {
   pthread_cond_destroy(&s->sync_cv);
   for (size_t i = 0; i < s->nidle; i++)
     conn_close(s->idle[i]);
-  for (int i = 0; i < ST_COUNT; i++)
+  for (int i = 0; i < SQ_SLOTS; i++)
     sqlite3_finalize(s->writer.stmts[i]);
   sqlite3_close(s->writer.db);
   pthread_mutex_destroy(&s->lock);
@@ -903,36 +855,36 @@ static void sq_close(void *impl) {
 
 /* ------------------------------------------------------------ helpers */
 
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v) {
+void sq_bind_text_or_null(sqlite3_stmt *st, int i, const char *v) {
   if (v)
     sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
   else
     sqlite3_bind_null(st, i);
 }
 
-static void bind_int_or_null(sqlite3_stmt *st, int i, int64_t v) {
+void sq_bind_int_or_null(sqlite3_stmt *st, int i, int64_t v) {
   if (v)
     sqlite3_bind_int64(st, i, v);
   else
     sqlite3_bind_null(st, i);
 }
 
-static char *column_dup(sqlite3_stmt *st, int i) {
+char *sq_column_dup(sqlite3_stmt *st, int i) {
   const unsigned char *t = sqlite3_column_text(st, i);
   return t ? strdup((const char *)t) : NULL;
 }
 
 /* Steps a statement expected to change rows; its error, or CF_OK. */
-static cf_err step_done(conn *c, sqlite3_stmt *st) {
+cf_err sq_step_done(conn *c, sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
-  done_with(st);
-  return rc == SQLITE_DONE ? CF_OK : map_rc(sqlite3_extended_errcode(c->db));
+  sq_done_with(st);
+  return rc == SQLITE_DONE ? CF_OK : sq_map_rc(sqlite3_extended_errcode(c->db));
 }
 
 #define STMT_OR_FAIL(var, c, id)                                                                   \
   sqlite3_stmt *var = stmt(c, id);                                                                 \
   if (!var)                                                                                        \
-  return map_rc(sqlite3_extended_errcode((c)->db))
+  return sq_map_rc(sqlite3_extended_errcode((c)->db))
 
 /* ------------------------------------------------------------ enqueue */
 
@@ -949,7 +901,7 @@ static cf_err enqueue_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int64(st, 1, e->org_id ? e->org_id : 1);
   sqlite3_bind_int64(st, 2, e->workflow_id);
   sqlite3_bind_int(st, 3, e->workflow_version);
-  bind_int_or_null(st, 4, e->schedule_id);
+  sq_bind_int_or_null(st, 4, e->schedule_id);
   if (e->schedule_id)
     sqlite3_bind_int64(st, 5, e->scheduled_at);
   else
@@ -961,9 +913,9 @@ static cf_err enqueue_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int(st, 10, e->max_attempts > 0 ? e->max_attempts : 1);
   sqlite3_bind_int64(st, 11, e->backoff_ms > 0 ? e->backoff_ms : 1000);
   sqlite3_bind_int64(st, 12, e->backoff_max_ms > 0 ? e->backoff_max_ms : 300000);
-  bind_int_or_null(st, 13, e->timeout_ms);
+  sq_bind_int_or_null(st, 13, e->timeout_ms);
   sqlite3_bind_int64(st, 14, a->now);
-  cf_err rc = step_done(c, st);
+  cf_err rc = sq_step_done(c, st);
   if (!rc)
     a->id = sqlite3_last_insert_rowid(c->db);
   return rc;
@@ -971,7 +923,7 @@ static cf_err enqueue_fn(sqlite_store *s, conn *c, void *arg) {
 
 static cf_err sq_exec_enqueue(void *impl, const store_exec_new *e, int64_t now, int64_t *id) {
   enqueue_args a = {e, now, 0};
-  cf_err rc = write_job(impl, enqueue_fn, &a, true);
+  cf_err rc = sq_write_job(impl, enqueue_fn, &a, true);
   if (!rc && id)
     *id = a.id;
   return rc;
@@ -1002,7 +954,7 @@ static cf_err sq_exec_enqueue_batch(void *impl, const store_exec_new *items, siz
   if (n == 0)
     return CF_OK;
   enqueue_batch_args b = {items, n, now, ids};
-  return write_job(impl, enqueue_batch_fn, &b, true);
+  return sq_write_job(impl, enqueue_batch_fn, &b, true);
 }
 
 /* ------------------------------------------------------------ claim */
@@ -1040,17 +992,17 @@ static cf_err claim_rows(conn *c, enum stmt_id id, claim_args *a, int limit) {
     cl->schedule_id = sqlite3_column_int64(st, 9);
     cl->scheduled_at = sqlite3_column_int64(st, 10);
     cl->resumes = sqlite3_column_int(st, 11);
-    cl->trigger_kind = column_dup(st, 12);
-    cl->trigger_data = column_dup(st, 13);
+    cl->trigger_kind = sq_column_dup(st, 12);
+    cl->trigger_data = sq_column_dup(st, 13);
     cl->priority = sqlite3_column_int(st, 14);
     cl->run_at = sqlite3_column_int64(st, 15);
     cl->lease_expires_at = a->now + a->lease_ms;
     if (!cl->trigger_kind || !cl->trigger_data)
       err = CF_E_NOMEM;
   }
-  done_with(st);
+  sq_done_with(st);
   if (rc != SQLITE_DONE)
-    return map_rc(sqlite3_extended_errcode(c->db));
+    return sq_map_rc(sqlite3_extended_errcode(c->db));
   return err;
 }
 
@@ -1117,7 +1069,7 @@ static cf_err renew_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
   sqlite3_bind_int64(st, 3, a->now + a->lease_ms);
-  cf_err rc = step_done(c, st);
+  cf_err rc = sq_step_done(c, st);
   if (!rc && sqlite3_changes(c->db) == 0)
     rc = CF_E_LEASE_LOST;
   return rc;
@@ -1130,7 +1082,7 @@ static cf_err sq_exec_renew(void *impl, int64_t id, int64_t token, int64_t now, 
 
 /* Steps a fenced UPDATE: LEASE_LOST when it changed nothing. */
 static cf_err fenced(conn *c, sqlite3_stmt *st) {
-  cf_err rc = step_done(c, st);
+  cf_err rc = sq_step_done(c, st);
   if (!rc && sqlite3_changes(c->db) == 0)
     rc = CF_E_LEASE_LOST;
   return rc;
@@ -1143,8 +1095,8 @@ static cf_err finish_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
   sqlite3_bind_text(st, 3, store_exec_status_name(a->status), -1, SQLITE_STATIC);
-  bind_text_or_null(st, 4, a->error);
-  bind_text_or_null(st, 5, a->result);
+  sq_bind_text_or_null(st, 4, a->error);
+  sq_bind_text_or_null(st, 5, a->result);
   sqlite3_bind_int64(st, 6, a->now);
   return fenced(c, st);
 }
@@ -1163,7 +1115,7 @@ static cf_err retry_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
   sqlite3_bind_int64(st, 3, a->run_at);
-  bind_text_or_null(st, 4, a->error);
+  sq_bind_text_or_null(st, 4, a->error);
   sqlite3_bind_int64(st, 5, a->now);
   return fenced(c, st);
 }
@@ -1199,21 +1151,21 @@ static cf_err rerun_fn(sqlite_store *s, conn *c, void *arg) {
   STMT_OR_FAIL(st, c, ST_RERUN);
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->now);
-  cf_err rc = step_done(c, st);
+  cf_err rc = sq_step_done(c, st);
   if (rc || sqlite3_changes(c->db) > 0)
     return rc;
   STMT_OR_FAIL(ex, c, ST_EXISTS);
   sqlite3_bind_int64(ex, 1, a->id);
   int step = sqlite3_step(ex);
-  done_with(ex);
+  sq_done_with(ex);
   if (step == SQLITE_ROW)
     return CF_E_CONFLICT;
-  return step == SQLITE_DONE ? CF_E_NOT_FOUND : map_rc(sqlite3_extended_errcode(c->db));
+  return step == SQLITE_DONE ? CF_E_NOT_FOUND : sq_map_rc(sqlite3_extended_errcode(c->db));
 }
 
 static cf_err sq_exec_rerun_failed(void *impl, int64_t id, int64_t now) {
   rerun_args a = {id, now};
-  return write_job(impl, rerun_fn, &a, true);
+  return sq_write_job(impl, rerun_fn, &a, true);
 }
 
 /* ------------------------------------------------------------ steps */
@@ -1234,11 +1186,11 @@ static cf_err step_save_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int(st, 4, p->iteration);
   sqlite3_bind_text(st, 5, p->status, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 6, p->attempts > 0 ? p->attempts : 1);
-  bind_text_or_null(st, 7, p->input);
-  bind_text_or_null(st, 8, p->output);
-  bind_text_or_null(st, 9, p->error);
+  sq_bind_text_or_null(st, 7, p->input);
+  sq_bind_text_or_null(st, 8, p->output);
+  sq_bind_text_or_null(st, 9, p->error);
   sqlite3_bind_int64(st, 10, p->started_at);
-  bind_int_or_null(st, 11, p->finished_at);
+  sq_bind_int_or_null(st, 11, p->finished_at);
   return fenced(c, st);
 }
 
@@ -1258,20 +1210,20 @@ typedef struct async_lease {
 
 static cf_err queue_lease_async(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *),
                                 const lease_args *args, bool wakes, store_done_fn done, void *ctx) {
-  size_t extra = text_size(args->error) + text_size(args->result);
+  size_t extra = sq_text_size(args->error) + sq_text_size(args->result);
   async_lease *x = calloc(1, sizeof *x + extra);
   if (!x)
     return CF_E_NOMEM;
-  arena ar = {(char *)(x + 1), (char *)(x + 1) + extra};
+  sq_arena ar = {(char *)(x + 1), (char *)(x + 1) + extra};
   x->a = *args;
-  x->a.error = arena_copy(&ar, args->error);
-  x->a.result = arena_copy(&ar, args->result);
+  x->a.error = sq_arena_copy(&ar, args->error);
+  x->a.result = sq_arena_copy(&ar, args->result);
   x->j = (job){.fn = fn,
                .arg = &x->a,
                .wakes = wakes,
-               .done_fn = done ? done : async_ignore,
+               .done_fn = done ? done : sq_async_ignore,
                .done_ctx = ctx};
-  return submit_async(s, &x->j);
+  return sq_submit_async(s, &x->j);
 }
 
 static cf_err sq_exec_finish_async(void *impl, int64_t id, int64_t token, store_exec_status status,
@@ -1296,22 +1248,22 @@ typedef struct async_step {
 
 static cf_err sq_step_save_async(void *impl, int64_t execution_id, int64_t token,
                                  const store_step *step, store_done_fn done, void *ctx) {
-  size_t extra = text_size(step->node_id) + text_size(step->status) + text_size(step->input) +
-                 text_size(step->output) + text_size(step->error);
+  size_t extra = sq_text_size(step->node_id) + sq_text_size(step->status) +
+                 sq_text_size(step->input) + sq_text_size(step->output) + sq_text_size(step->error);
   async_step *x = calloc(1, sizeof *x + extra);
   if (!x)
     return CF_E_NOMEM;
-  arena ar = {(char *)(x + 1), (char *)(x + 1) + extra};
+  sq_arena ar = {(char *)(x + 1), (char *)(x + 1) + extra};
   x->step = *step;
-  x->step.node_id = arena_copy(&ar, step->node_id);
-  x->step.status = arena_copy(&ar, step->status);
-  x->step.input = arena_copy(&ar, step->input);
-  x->step.output = arena_copy(&ar, step->output);
-  x->step.error = arena_copy(&ar, step->error);
+  x->step.node_id = sq_arena_copy(&ar, step->node_id);
+  x->step.status = sq_arena_copy(&ar, step->status);
+  x->step.input = sq_arena_copy(&ar, step->input);
+  x->step.output = sq_arena_copy(&ar, step->output);
+  x->step.error = sq_arena_copy(&ar, step->error);
   x->a = (step_args){execution_id, token, &x->step};
   x->j = (job){
-      .fn = step_save_fn, .arg = &x->a, .done_fn = done ? done : async_ignore, .done_ctx = ctx};
-  return submit_async(impl, &x->j);
+      .fn = step_save_fn, .arg = &x->a, .done_fn = done ? done : sq_async_ignore, .done_ctx = ctx};
+  return sq_submit_async(impl, &x->j);
 }
 
 /* ------------------------------------------------------------ prune */
@@ -1328,7 +1280,7 @@ static cf_err prune_fn(sqlite_store *s, conn *c, void *arg) {
   STMT_OR_FAIL(st, c, ST_PRUNE);
   sqlite3_bind_int64(st, 1, a->before);
   sqlite3_bind_int(st, 2, a->limit);
-  cf_err rc = step_done(c, st);
+  cf_err rc = sq_step_done(c, st);
   if (!rc)
     a->deleted = sqlite3_changes(c->db);
   return rc;
@@ -1336,7 +1288,7 @@ static cf_err prune_fn(sqlite_store *s, conn *c, void *arg) {
 
 static cf_err sq_exec_prune(void *impl, int64_t before, int limit, int64_t *deleted) {
   prune_args a = {before, limit > 0 ? limit : 1000, 0};
-  cf_err rc = write_job(impl, prune_fn, &a, false);
+  cf_err rc = sq_write_job(impl, prune_fn, &a, false);
   if (deleted)
     *deleted = a.deleted;
   return rc;
@@ -1352,13 +1304,13 @@ static cf_err sq_exec_prune(void *impl, int64_t before, int limit, int64_t *dele
 static cf_err read_rows(sqlite_store *s, enum stmt_id id, int64_t key,
                         cf_err (*row)(sqlite3_stmt *st, void *ctx), void *ctx) {
   conn *c;
-  cf_err rc = reader_get(s, &c);
+  cf_err rc = sq_reader_get(s, &c);
   if (rc)
     return rc;
   sqlite3_stmt *st = stmt(c, id);
   if (!st) {
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-    reader_put(s, c);
+    rc = sq_map_rc(sqlite3_extended_errcode(c->db));
+    sq_reader_put(s, c);
     return rc;
   }
   if (key)
@@ -1367,14 +1319,14 @@ static cf_err read_rows(sqlite_store *s, enum stmt_id id, int64_t key,
   while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
     rc = row(st, ctx);
   if (!rc && step != SQLITE_DONE)
-    rc = map_rc(sqlite3_extended_errcode(c->db));
-  done_with(st);
-  reader_put(s, c);
+    rc = sq_map_rc(sqlite3_extended_errcode(c->db));
+  sq_done_with(st);
+  sq_reader_put(s, c);
   return rc;
 }
 
 /* Makes room for one more element in a growing array. */
-static cf_err grow(void **items, size_t *cap, size_t count, size_t size) {
+cf_err sq_grow(void **items, size_t *cap, size_t count, size_t size) {
   if (count < *cap)
     return CF_OK;
   size_t n = *cap ? *cap * 2 : 8;
@@ -1401,10 +1353,10 @@ static cf_err exec_row(sqlite3_stmt *st, void *ctx) {
   out->started_at = sqlite3_column_int64(st, 11);
   out->finished_at = sqlite3_column_int64(st, 12);
   out->lease_token = sqlite3_column_int64(st, 13);
-  out->trigger_kind = column_dup(st, 14);
-  out->trigger_data = column_dup(st, 15);
-  out->error = column_dup(st, 16);
-  out->result = column_dup(st, 17);
+  out->trigger_kind = sq_column_dup(st, 14);
+  out->trigger_data = sq_column_dup(st, 15);
+  out->error = sq_column_dup(st, 16);
+  out->result = sq_column_dup(st, 17);
   if (!store_exec_status_parse((const char *)sqlite3_column_text(st, 6), &out->status))
     return CF_E_STORE_CORRUPT;
   return out->trigger_kind && out->trigger_data ? CF_OK : CF_E_NOMEM;
@@ -1456,13 +1408,13 @@ typedef struct attempt_rows {
 
 static cf_err attempt_row(sqlite3_stmt *st, void *ctx) {
   attempt_rows *r = ctx;
-  if (grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
+  if (sq_grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
     return CF_E_NOMEM;
   store_attempt *a = &r->items[r->count++];
   a->attempt = sqlite3_column_int(st, 0);
-  a->lease_owner = column_dup(st, 1);
-  a->status = column_dup(st, 2);
-  a->error = column_dup(st, 3);
+  a->lease_owner = sq_column_dup(st, 1);
+  a->status = sq_column_dup(st, 2);
+  a->error = sq_column_dup(st, 3);
   a->started_at = sqlite3_column_int64(st, 4);
   a->finished_at = sqlite3_column_int64(st, 5);
   a->backoff_ms = sqlite3_column_int64(st, 6);
@@ -1490,16 +1442,16 @@ typedef struct step_rows {
 
 static cf_err step_row(sqlite3_stmt *st, void *ctx) {
   step_rows *r = ctx;
-  if (grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
+  if (sq_grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
     return CF_E_NOMEM;
   store_step *p = &r->items[r->count++];
-  p->node_id = column_dup(st, 0);
+  p->node_id = sq_column_dup(st, 0);
   p->iteration = sqlite3_column_int(st, 1);
-  p->status = column_dup(st, 2);
+  p->status = sq_column_dup(st, 2);
   p->attempts = sqlite3_column_int(st, 3);
-  p->input = column_dup(st, 4);
-  p->output = column_dup(st, 5);
-  p->error = column_dup(st, 6);
+  p->input = sq_column_dup(st, 4);
+  p->output = sq_column_dup(st, 5);
+  p->error = sq_column_dup(st, 6);
   p->started_at = sqlite3_column_int64(st, 7);
   p->finished_at = sqlite3_column_int64(st, 8);
   return p->node_id && p->status ? CF_OK : CF_E_NOMEM;
@@ -1576,4 +1528,11 @@ const store_backend store_sqlite_backend = {
     .attempt_list = sq_attempt_list,
     .step_save = sq_step_save,
     .step_list = sq_step_list,
+    .workflow_create = sq_workflow_create,
+    .workflow_update = sq_workflow_update,
+    .workflow_delete = sq_workflow_delete,
+    .workflow_get = sq_workflow_get,
+    .workflow_version_get = sq_workflow_version_get,
+    .log_add_async = sq_log_add_async,
+    .log_list = sq_log_list,
 };

@@ -240,3 +240,72 @@ void store_steps_free(store_step *steps, size_t count) {
   }
   free(steps);
 }
+
+/* ------------------------------------------------------------ workflows */
+
+static bool workflow_args_ok(const char *name, const char *definition) {
+  return name && name[0] && definition && definition[0];
+}
+
+cf_err store_workflow_create(store *s, int64_t org_id, const char *name, const char *description,
+                             const char *definition, int64_t now, int64_t *id) {
+  if (!workflow_args_ok(name, definition))
+    return CF_E_INVALID;
+  return s->backend->workflow_create(s->impl, org_id ? org_id : 1, name,
+                                     description ? description : "", definition, now, id);
+}
+
+cf_err store_workflow_update(store *s, int64_t org_id, int64_t id, const char *name,
+                             const char *description, const char *definition, int64_t now,
+                             int32_t *version) {
+  if (!workflow_args_ok(name, definition))
+    return CF_E_INVALID;
+  return s->backend->workflow_update(s->impl, org_id ? org_id : 1, id, name,
+                                     description ? description : "", definition, now, version);
+}
+
+cf_err store_workflow_delete(store *s, int64_t org_id, int64_t id, int64_t now) {
+  return s->backend->workflow_delete(s->impl, org_id ? org_id : 1, id, now);
+}
+
+cf_err store_workflow_get(store *s, int64_t org_id, int64_t id, store_workflow *out) {
+  return s->backend->workflow_get(s->impl, org_id ? org_id : 1, id, out);
+}
+
+void store_workflow_clear(store_workflow *w) {
+  if (!w)
+    return;
+  free(w->name);
+  free(w->description);
+  w->name = w->description = NULL;
+}
+
+cf_err store_workflow_version_get(store *s, int64_t workflow_id, int32_t version, char **definition,
+                                  int32_t *version_out) {
+  *definition = NULL;
+  return s->backend->workflow_version_get(s->impl, workflow_id, version, definition, version_out);
+}
+
+/* ------------------------------------------------------------ logs */
+
+cf_err store_log_add_async(store *s, int64_t execution_id, const char *node_id, const char *level,
+                           const char *message, int64_t at, store_done_fn done, void *ctx) {
+  if (!level || !message ||
+      (strcmp(level, "debug") && strcmp(level, "info") && strcmp(level, "warn") &&
+       strcmp(level, "error")))
+    return CF_E_INVALID;
+  return s->backend->log_add_async(s->impl, execution_id, node_id, level, message, at, done, ctx);
+}
+
+cf_err store_log_list(store *s, int64_t execution_id, store_log **out, size_t *count) {
+  return s->backend->log_list(s->impl, execution_id, out, count);
+}
+
+void store_logs_free(store_log *logs, size_t count) {
+  for (size_t i = 0; logs && i < count; i++) {
+    free(logs[i].node_id);
+    free(logs[i].level);
+    free(logs[i].message);
+  }
+  free(logs);
+}

@@ -266,4 +266,67 @@ CF_MUST_CHECK cf_err store_step_list(store *s, int64_t execution_id, store_step 
                                      size_t *count);
 void store_steps_free(store_step *steps, size_t count);
 
+/* ------------------------------------------------------------ workflows */
+
+/*
+ * Workflows have immutable versions: create makes version 1, every update
+ * a new version, and executions name the version they ran. Definitions are
+ * JSON text, stored as given (the caller validates them: flow/). org_id 0
+ * means the default organization.
+ */
+typedef struct store_workflow {
+  int64_t id, org_id;
+  char *name, *description; /* owned */
+  int32_t current_version;
+  int64_t created_at, updated_at;
+  bool has_webhook;
+} store_workflow;
+
+/* Creates a workflow with its first version. CF_E_INVALID for a definition
+ * that is not JSON. */
+CF_MUST_CHECK cf_err store_workflow_create(store *s, int64_t org_id, const char *name,
+                                           const char *description, const char *definition,
+                                           int64_t now, int64_t *id);
+
+/* Adds a version (the new current one) and renames. CF_E_NOT_FOUND for a
+ * missing or deleted workflow; *version (may be NULL) gets its number. */
+CF_MUST_CHECK cf_err store_workflow_update(store *s, int64_t org_id, int64_t id, const char *name,
+                                           const char *description, const char *definition,
+                                           int64_t now, int32_t *version);
+
+/* Marks it deleted (kept for its executions' history) and disables its
+ * schedules. CF_E_NOT_FOUND. */
+CF_MUST_CHECK cf_err store_workflow_delete(store *s, int64_t org_id, int64_t id, int64_t now);
+
+/* A workflow that is not deleted. CF_E_NOT_FOUND. Free with
+ * store_workflow_clear. */
+CF_MUST_CHECK cf_err store_workflow_get(store *s, int64_t org_id, int64_t id, store_workflow *out);
+void store_workflow_clear(store_workflow *w);
+
+/* A version's definition (malloc'd JSON text), version 0 = the current
+ * one; *version_out (may be NULL) tells which. Deleted workflows' versions
+ * stay readable. CF_E_NOT_FOUND. */
+CF_MUST_CHECK cf_err store_workflow_version_get(store *s, int64_t workflow_id, int32_t version,
+                                                char **definition, int32_t *version_out);
+
+/* ------------------------------------------------------------ logs */
+
+typedef struct store_log {
+  int64_t id;
+  char *node_id; /* NULL for the execution's own lines */
+  char *level;   /* "debug", "info", "warn", "error" */
+  char *message;
+  int64_t at;
+} store_log;
+
+/* Appends a log line of an execution without waiting (see
+ * store_exec_finish_async). Messages over 64 KiB are cut. */
+CF_MUST_CHECK cf_err store_log_add_async(store *s, int64_t execution_id, const char *node_id,
+                                         const char *level, const char *message, int64_t at,
+                                         store_done_fn done, void *ctx);
+
+/* An execution's log lines in order. Free with store_logs_free. */
+CF_MUST_CHECK cf_err store_log_list(store *s, int64_t execution_id, store_log **out, size_t *count);
+void store_logs_free(store_log *logs, size_t count);
+
 #endif

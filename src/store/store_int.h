@@ -49,6 +49,19 @@ typedef struct store_backend {
   cf_err (*attempt_list)(void *impl, int64_t execution_id, store_attempt **out, size_t *count);
   cf_err (*step_save)(void *impl, int64_t execution_id, int64_t token, const store_step *step);
   cf_err (*step_list)(void *impl, int64_t execution_id, store_step **out, size_t *count);
+
+  cf_err (*workflow_create)(void *impl, int64_t org_id, const char *name, const char *description,
+                            const char *definition, int64_t now, int64_t *id);
+  cf_err (*workflow_update)(void *impl, int64_t org_id, int64_t id, const char *name,
+                            const char *description, const char *definition, int64_t now,
+                            int32_t *version);
+  cf_err (*workflow_delete)(void *impl, int64_t org_id, int64_t id, int64_t now);
+  cf_err (*workflow_get)(void *impl, int64_t org_id, int64_t id, store_workflow *out);
+  cf_err (*workflow_version_get)(void *impl, int64_t workflow_id, int32_t version,
+                                 char **definition, int32_t *version_out);
+  cf_err (*log_add_async)(void *impl, int64_t execution_id, const char *node_id, const char *level,
+                          const char *message, int64_t at, store_done_fn done, void *ctx);
+  cf_err (*log_list)(void *impl, int64_t execution_id, store_log **out, size_t *count);
 } store_backend;
 
 extern const store_backend store_sqlite_backend;

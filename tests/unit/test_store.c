@@ -526,6 +526,76 @@ static void test_read_only_file(void **state) {
   assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Versions are immutable and numbered; deleted workflows keep their
+ * versions for history; logs come back in order, long ones cut. */
+static void test_workflows_and_logs(void **state) {
+  (void)state;
+  int64_t id;
+  assert_int_equal(store_workflow_create(st, 0, "wf", "first", "{\"v\": 1}", 1000, &id), CF_OK);
+  assert_int_equal(store_workflow_create(st, 0, "bad", "", "{not json", 1000, &id), CF_E_INVALID);
+  assert_int_equal(store_workflow_create(st, 0, "wf", "first", "{\"v\": 1}", 1000, &id), CF_OK);
+  int32_t v;
+  assert_int_equal(store_workflow_update(st, 0, id, "wf2", "second", "{\"v\": 2}", 2000, &v),
+                   CF_OK);
+  assert_int_equal(v, 2);
+  store_workflow w;
+  assert_int_equal(store_workflow_get(st, 0, id, &w), CF_OK);
+  assert_string_equal(w.name, "wf2");
+  assert_string_equal(w.description, "second");
+  assert_int_equal(w.current_version, 2);
+  assert_int_equal(w.created_at, 1000);
+  assert_int_equal(w.updated_at, 2000);
+  store_workflow_clear(&w);
+  char *def;
+  int32_t got;
+  assert_int_equal(store_workflow_version_get(st, id, 1, &def, &got), CF_OK);
+  assert_string_equal(def, "{\"v\": 1}");
+  assert_int_equal(got, 1);
+  free(def);
+  assert_int_equal(store_workflow_version_get(st, id, 0, &def, &got), CF_OK);
+  assert_string_equal(def, "{\"v\": 2}");
+  assert_int_equal(got, 2);
+  free(def);
+  assert_int_equal(store_workflow_version_get(st, id, 3, &def, &got), CF_E_NOT_FOUND);
+  assert_null(def);
+  /* Another organization sees nothing of it. */
+  assert_int_equal(store_workflow_get(st, 77, id, &w), CF_E_NOT_FOUND);
+  assert_int_equal(store_workflow_update(st, 77, id, "x", "", "{}", 3000, &v), CF_E_NOT_FOUND);
+  assert_int_equal(store_workflow_delete(st, 0, id, 3000), CF_OK);
+  assert_int_equal(store_workflow_get(st, 0, id, &w), CF_E_NOT_FOUND);
+  assert_int_equal(store_workflow_delete(st, 0, id, 3000), CF_E_NOT_FOUND);
+  assert_int_equal(store_workflow_update(st, 0, id, "x", "", "{}", 3000, &v), CF_E_NOT_FOUND);
+  assert_int_equal(store_workflow_version_get(st, id, 2, &def, &got), CF_OK);
+  free(def);
+
+  store_exec_new e = job(id, 0, 1000);
+  int64_t exec;
+  assert_int_equal(store_exec_enqueue(st, &e, 1000, &exec), CF_OK);
+  size_t big = 70 * 1024;
+  char *long_text = malloc(big + 1);
+  assert_non_null(long_text);
+  memset(long_text, 'a', big);
+  long_text[big] = '\0';
+  assert_int_equal(store_log_add_async(st, exec, "n1", "info", "one", 10, NULL, NULL), CF_OK);
+  assert_int_equal(store_log_add_async(st, exec, NULL, "error", long_text, 11, NULL, NULL), CF_OK);
+  assert_int_equal(store_log_add_async(st, exec, "n1", "loud", "x", 12, NULL, NULL), CF_E_INVALID);
+  free(long_text);
+  /* A synchronous write behind them: committed in order, so they are in. */
+  assert_int_equal(store_exec_enqueue(st, &e, 1000, NULL), CF_OK);
+  store_log *logs;
+  size_t n;
+  assert_int_equal(store_log_list(st, exec, &logs, &n), CF_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(logs[0].node_id, "n1");
+  assert_string_equal(logs[0].level, "info");
+  assert_string_equal(logs[0].message, "one");
+  assert_int_equal(logs[0].at, 10);
+  assert_null(logs[1].node_id);
+  assert_int_equal(strlen(logs[1].message), 64 * 1024);
+  store_logs_free(logs, n);
+  drain(5000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_migrations),
@@ -541,6 +611,7 @@ int main(void) {
       cmocka_unit_test(test_wakeups),
       cmocka_unit_test(test_locked_database),
       cmocka_unit_test(test_read_only_file),
+      cmocka_unit_test(test_workflows_and_logs),
   };
   return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }

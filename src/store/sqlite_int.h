@@ -1,0 +1,137 @@
+/*
+ * sqlite_int.h — what the SQLite backend's files share (internal to
+ * store/): connections with their prepared statements, the writer's job
+ * queue, and small helpers. sqlite.c owns the connections, the writer and
+ * the syncer threads and the execution queue; sqlite_*.c files add the
+ * other tables' operations through the same writer and reader pool.
+ *
+ * Prepared statements are kept per connection in numbered slots; each file
+ * owns a range of slots (SQ_SLOT_*), so no two statements ever share one.
+ */
+#ifndef CF_STORE_SQLITE_INT_H
+#define CF_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "store/store_int.h"
+
+/* Statement slot ranges, one per file. */
+enum {
+  SQ_SLOT_QUEUE = 0,      /* sqlite.c */
+  SQ_SLOT_WORKFLOWS = 40, /* sqlite_defs.c: workflows, versions, logs */
+  SQ_SLOT_SCHEDULES = 80, /* sqlite_sched.c: schedules and the tick ledger */
+  SQ_SLOT_API = 120,      /* listings and the rest */
+  SQ_SLOTS = 192
+};
+
+#define POOL_MAX 8
+
+typedef struct conn {
+  sqlite3 *db;
+  sqlite3_stmt *stmts[SQ_SLOTS];
+} conn;
+
+typedef struct sqlite_store sqlite_store;
+
+typedef struct job {
+  cf_err (*fn)(sqlite_store *s, conn *c, void *arg);
+  void *arg;
+  bool exclusive;        /* runs alone, managing its own transactions */
+  bool wakes;            /* may make work claimable: wake waiting workers */
+  bool volatile_ok;      /* a lease-only write: need not be fsynced (see run_batch) */
+  bool one_write;        /* changes rows with one statement: needs no savepoint */
+  store_done_fn done_fn; /* asynchronous: called after the commit, then freed */
+  void *done_ctx;
+  bool done;
+  cf_err result;
+  struct job *next;
+} job;
+
+struct sqlite_store {
+  char *path;
+  int busy_ms, batch_max;
+  conn writer;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t job_cv, done_cv, work_cv;
+  job *head, *tail;
+  bool stopping;
+  /* Group commit, pipelined: the writer commits without syncing; the
+   * syncer fsyncs the WAL and only then acknowledges durable writes. */
+  pthread_t syncer;
+  bool syncer_started, syncer_stop;
+  pthread_cond_t sync_cv;
+  job *sync_head, *sync_tail; /* committed, waiting for a sync */
+  int wal_fd;                 /* our own descriptor on the -wal file */
+  sqlite3 *checkpointer;      /* the syncer's connection for checkpoints */
+  off_t checkpoint_at;        /* WAL size that makes a checkpoint due */
+  cf_err sync_failed;         /* once set, every later write fails with it */
+  uint64_t work_seq;
+  pthread_mutex_t pool_lock;
+  conn *idle[POOL_MAX];
+  size_t nidle;
+};
+
+/* Room for strings copied after a job's arguments. */
+typedef struct sq_arena {
+  char *next, *end;
+} sq_arena;
+
+const char *sq_arena_copy(sq_arena *a, const char *text);
+size_t sq_text_size(const char *text);
+
+/* SQLite result code (extended) → cf_err. */
+cf_err sq_map_rc(int rc);
+
+/* The statement in `slot` of this connection, prepared from `sql` on first
+ * use; NULL on error (see sqlite3_errcode). Reset and unbind it with
+ * sq_done_with after use. */
+sqlite3_stmt *sq_stmt(conn *c, int slot, const char *sql);
+void sq_done_with(sqlite3_stmt *st);
+
+/* Steps a statement expected to change rows; its error, or CF_OK. */
+cf_err sq_step_done(conn *c, sqlite3_stmt *st);
+
+void sq_bind_text_or_null(sqlite3_stmt *st, int i, const char *v);
+void sq_bind_int_or_null(sqlite3_stmt *st, int i, int64_t v); /* 0 = NULL */
+char *sq_column_dup(sqlite3_stmt *st, int i);                 /* NULL for NULL */
+
+/* Makes room for one more element in a growing array. */
+cf_err sq_grow(void **items, size_t *cap, size_t count, size_t size);
+
+/* Runs fn on the writer thread inside a group-commit transaction (under a
+ * savepoint of its own) and waits for the durable commit. */
+cf_err sq_write_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg,
+                    bool wakes);
+
+/* Queues a heap job without waiting (see sqlite.c). */
+cf_err sq_submit_async(sqlite_store *s, job *j);
+void sq_async_ignore(void *ctx, cf_err result);
+
+/* A read-only connection from the pool, and giving it back. */
+cf_err sq_reader_get(sqlite_store *s, conn **out);
+void sq_reader_put(sqlite_store *s, conn *c);
+
+#define SQ_STMT_OR_FAIL(var, c, slot, sql)                                                         \
+  sqlite3_stmt *var = sq_stmt(c, slot, sql);                                                       \
+  if (!var)                                                                                        \
+  return sq_map_rc(sqlite3_extended_errcode((c)->db))
+
+/* Operations of sqlite_defs.c, in the backend's table (store_int.h). */
+cf_err sq_workflow_create(void *impl, int64_t org_id, const char *name, const char *description,
+                          const char *definition, int64_t now, int64_t *id);
+cf_err sq_workflow_update(void *impl, int64_t org_id, int64_t id, const char *name,
+                          const char *description, const char *definition, int64_t now,
+                          int32_t *version);
+cf_err sq_workflow_delete(void *impl, int64_t org_id, int64_t id, int64_t now);
+cf_err sq_workflow_get(void *impl, int64_t org_id, int64_t id, store_workflow *out);
+cf_err sq_workflow_version_get(void *impl, int64_t workflow_id, int32_t version, char **definition,
+                               int32_t *version_out);
+cf_err sq_log_add_async(void *impl, int64_t execution_id, const char *node_id, const char *level,
+                        const char *message, int64_t at, store_done_fn done, void *ctx);
+cf_err sq_log_list(void *impl, int64_t execution_id, store_log **out, size_t *count);
+
+#endif
