@@ -33,7 +33,9 @@
   X(STORE_TOO_NEW, "the database was written by a newer cronflow")                                 \
   X(STORE_CLOSED, "the store is shutting down")                                                    \
   X(CONFLICT, "the record changed or already exists")                                              \
-  X(LEASE_LOST, "the lease was lost to another worker")
+  X(LEASE_LOST, "the lease was lost to another worker")                                            \
+  X(CANCELLED, "the execution was cancelled")                                                      \
+  X(TIMED_OUT, "timed out")
 
 typedef enum {
 #define CF_ERROR_ENUM(name, text) CF_E_##name,

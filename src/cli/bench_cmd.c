@@ -49,7 +49,7 @@ static void noop_run(void *arg, worker_exec *x, worker_result *out) {
                      .output = "{}",
                      .started_at = worker_now_ms(),
                      .finished_at = worker_now_ms()};
-  if (worker_exec_checkpoint_async(x, &step) != CF_OK) {
+  if (worker_exec_checkpoint_async(x, &step, NULL, NULL) != CF_OK) {
     out->outcome = WORKER_INTERRUPTED;
     return;
   }

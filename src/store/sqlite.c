@@ -80,7 +80,8 @@ static const char *const sql_text[ST_COUNT] = {
         "backoff_max_ms, timeout_ms, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [ST_RENEW] = "UPDATE executions SET lease_expires_at = ?3 "
-                 "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+                 "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' "
+                 "RETURNING cancel_requested",
     [ST_EXISTS] = "SELECT 1 FROM executions WHERE id = ?1",
     [ST_CLAIM_EXPIRED] =
         "UPDATE executions SET resumes = resumes + 1, lease_owner = ?2, "
@@ -1069,9 +1070,11 @@ static cf_err renew_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
   sqlite3_bind_int64(st, 3, a->now + a->lease_ms);
-  cf_err rc = sq_step_done(c, st);
-  if (!rc && sqlite3_changes(c->db) == 0)
-    rc = CF_E_LEASE_LOST;
+  int step = sqlite3_step(st);
+  cf_err rc = step == SQLITE_ROW    ? (sqlite3_column_int(st, 0) ? CF_E_CANCELLED : CF_OK)
+              : step == SQLITE_DONE ? CF_E_LEASE_LOST
+                                    : sq_map_rc(sqlite3_extended_errcode(c->db));
+  sq_done_with(st);
   return rc;
 }
 

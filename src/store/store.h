@@ -141,7 +141,8 @@ CF_MUST_CHECK cf_err store_exec_claim(store *s, const char *owner, int64_t now, 
                                       int max, store_claim **claims, size_t *count);
 void store_claims_free(store_claim *claims, size_t count);
 
-/* Extends a lease to now + lease_ms. CF_E_LEASE_LOST if fenced out. */
+/* Extends a lease to now + lease_ms. CF_E_LEASE_LOST if fenced out;
+ * CF_E_CANCELLED (lease extended) when somebody asked to cancel it. */
 CF_MUST_CHECK cf_err store_exec_renew(store *s, int64_t id, int64_t lease_token, int64_t now,
                                       int64_t lease_ms);
 

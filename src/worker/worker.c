@@ -27,7 +27,12 @@ struct worker_exec {
   worker_pool *pool;
   const store_claim *claim;
   atomic_bool lease_lost;
+  atomic_bool cancel_requested;
   struct worker_exec *next, *prev;
+  /* Asynchronous runners: the exec owns its claim and lives on the heap
+   * until worker_exec_done. */
+  store_claim owned;
+  uint64_t rng;
 };
 
 /* An outcome on its way to the store: tracked until committed, its lease
@@ -73,6 +78,7 @@ struct worker_pool {
   bool detached;            /* stop returned with runners still running */
   int store_users;          /* runner calls into the store in progress */
   bool heartbeat_stop;
+  uint64_t async_rng; /* the dispatcher's, for asynchronous runners */
 };
 
 int64_t worker_now_ms(void) {
@@ -101,6 +107,10 @@ bool worker_exec_should_stop(const worker_exec *x) {
   return atomic_load(&x->lease_lost) || atomic_load(&x->pool->interrupting);
 }
 
+bool worker_exec_cancel_requested(const worker_exec *x) {
+  return atomic_load(&x->cancel_requested);
+}
+
 /* A runner's way into the store: refused once stop has returned without
  * it (the caller may have closed the store). */
 static bool store_enter(worker_pool *p) {
@@ -127,11 +137,22 @@ cf_err worker_exec_steps(worker_exec *x, store_step **steps, size_t *count) {
   return rc;
 }
 
-cf_err worker_exec_checkpoint_async(worker_exec *x, const store_step *step) {
+cf_err worker_exec_checkpoint_async(worker_exec *x, const store_step *step, store_done_fn done,
+                                    void *ctx) {
   if (!store_enter(x->pool))
     return CF_E_STORE_CLOSED;
   cf_err rc = store_step_save_async(x->pool->cfg.store, x->claim->id, x->claim->lease_token, step,
-                                    NULL, NULL);
+                                    done, ctx);
+  store_leave(x->pool);
+  return rc;
+}
+
+cf_err worker_exec_log(worker_exec *x, const char *node_id, const char *level,
+                       const char *message) {
+  if (!store_enter(x->pool))
+    return CF_E_STORE_CLOSED;
+  cf_err rc = store_log_add_async(x->pool->cfg.store, x->claim->id, node_id, level, message,
+                                  worker_now_ms(), NULL, NULL);
   store_leave(x->pool);
   return rc;
 }
@@ -287,43 +308,100 @@ static void record_outcome(worker_pool *p, const store_claim *c, worker_result *
   pthread_mutex_unlock(&p->lock);
 }
 
-static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
-  worker_exec x = {.pool = p, .claim = c};
-  atomic_init(&x.lease_lost, false);
-  worker_result r = {.outcome = WORKER_FAILED_FINAL};
+/* False (and the outcome recorded) when the execution's workers died too
+ * often: it is failed instead of being run again. */
+static bool may_run(worker_pool *p, const store_claim *c, uint64_t *rng) {
   int max_resumes = p->cfg.max_resumes > 0 ? p->cfg.max_resumes : 20;
-  if (c->resumes > max_resumes) {
-    snprintf(r.error, sizeof r.error,
-             "the worker running this execution stopped %d times without finishing it; "
-             "giving up",
-             c->resumes);
-    record_outcome(p, c, &r, rng);
-    return;
-  }
+  if (c->resumes <= max_resumes)
+    return true;
+  worker_result r = {.outcome = WORKER_FAILED_FINAL};
+  snprintf(r.error, sizeof r.error,
+           "the worker running this execution stopped %d times without finishing it; "
+           "giving up",
+           c->resumes);
+  record_outcome(p, c, &r, rng);
+  return false;
+}
+
+static void inflight_add(worker_pool *p, worker_exec *x) {
   pthread_mutex_lock(&p->lock);
-  x.next = p->inflight;
+  x->prev = NULL;
+  x->next = p->inflight;
   if (p->inflight)
-    p->inflight->prev = &x;
-  p->inflight = &x;
+    p->inflight->prev = x;
+  p->inflight = x;
   pthread_mutex_unlock(&p->lock);
+}
 
-  p->cfg.run(p->cfg.run_ctx, &x, &r);
-
+static void inflight_remove(worker_pool *p, worker_exec *x) {
   pthread_mutex_lock(&p->lock);
-  if (x.prev)
-    x.prev->next = x.next;
+  if (x->prev)
+    x->prev->next = x->next;
   else
-    p->inflight = x.next;
-  if (x.next)
-    x.next->prev = x.prev;
+    p->inflight = x->next;
+  if (x->next)
+    x->next->prev = x->prev;
   pthread_cond_broadcast(&p->changed);
   pthread_mutex_unlock(&p->lock);
+}
 
-  if (!atomic_load(&x.lease_lost) && store_enter(p)) {
-    record_outcome(p, c, &r, rng);
+/* The end of a run: the outcome goes to the store unless the lease is gone. */
+static void conclude(worker_pool *p, worker_exec *x, worker_result *r, uint64_t *rng) {
+  inflight_remove(p, x);
+  if (!atomic_load(&x->lease_lost) && store_enter(p)) {
+    record_outcome(p, x->claim, r, rng);
     store_leave(p);
   }
-  free(r.result);
+  free(r->result);
+  r->result = NULL;
+}
+
+static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
+  if (!may_run(p, c, rng))
+    return;
+  worker_exec x = {.pool = p, .claim = c};
+  atomic_init(&x.lease_lost, false);
+  atomic_init(&x.cancel_requested, false);
+  worker_result r = {.outcome = WORKER_FAILED_FINAL};
+  inflight_add(p, &x);
+  p->cfg.run(p->cfg.run_ctx, &x, &r);
+  conclude(p, &x, &r, rng);
+}
+
+/* Asynchronous runners: hands the claim (moved into the exec) to start. */
+static void start_one(worker_pool *p, store_claim *c) {
+  worker_exec *x = calloc(1, sizeof *x);
+  if (!x || !may_run(p, c, &p->async_rng)) {
+    /* Out of memory: its lease expires and it runs later. */
+    free(c->trigger_kind);
+    free(c->trigger_data);
+    free(x);
+    return;
+  }
+  x->pool = p;
+  x->owned = *c;
+  x->claim = &x->owned;
+  x->rng = p->async_rng ^ (uint64_t)c->id * 0x9E3779B97F4A7C15u;
+  atomic_init(&x->lease_lost, false);
+  atomic_init(&x->cancel_requested, false);
+  pthread_mutex_lock(&p->lock);
+  p->busy++;
+  pthread_mutex_unlock(&p->lock);
+  inflight_add(p, x);
+  p->cfg.start(p->cfg.run_ctx, x);
+}
+
+void worker_exec_done(worker_exec *x, worker_result *r) {
+  worker_pool *p = x->pool;
+  conclude(p, x, r, &x->rng);
+  free(x->owned.trigger_kind);
+  free(x->owned.trigger_data);
+  free(x);
+  pthread_mutex_lock(&p->lock);
+  p->busy--;
+  pthread_cond_signal(&p->slot_cv);
+  pthread_cond_broadcast(&p->changed);
+  pthread_mutex_unlock(&p->lock);
 }
 
 /* The most executions claimed in one go. */
@@ -364,6 +442,12 @@ static void *dispatcher_main(void *arg) {
       if (store_exec_next_due(s, &due) == CF_OK && due - now < wait)
         wait = due > now ? due - now : 1;
       store_wait_work(s, seen, wait);
+      continue;
+    }
+    if (p->cfg.start) {
+      for (size_t i = 0; i < n; i++)
+        start_one(p, &claims[i]);
+      free(claims);
       continue;
     }
     pthread_mutex_lock(&p->lock);
@@ -462,6 +546,17 @@ static void mark_lost(worker_pool *p, const lease_ref *ref) {
   pthread_mutex_unlock(&p->lock);
 }
 
+/* Tells the runner behind `ref` that somebody asked to cancel it. */
+static void mark_cancelled(worker_pool *p, const lease_ref *ref) {
+  if (!ref->x)
+    return;
+  pthread_mutex_lock(&p->lock);
+  for (worker_exec *x = p->inflight; x; x = x->next)
+    if (x == ref->x && x->claim->id == ref->id && x->claim->lease_token == ref->token)
+      atomic_store(&x->cancel_requested, true);
+  pthread_mutex_unlock(&p->lock);
+}
+
 /* Renews every lease in flight or finishing; marks the ones lost; sends
  * again the outcomes whose write failed. */
 static void renew_all(worker_pool *p) {
@@ -472,10 +567,14 @@ static void renew_all(worker_pool *p) {
   size_t k;
   lease_ref *refs = snapshot_leases(p, true, &k);
   pthread_mutex_unlock(&p->lock);
-  for (size_t i = 0; i < k; i++)
-    if (store_exec_renew(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms(),
-                         p->cfg.lease_ms) == CF_E_LEASE_LOST)
+  for (size_t i = 0; i < k; i++) {
+    cf_err rc = store_exec_renew(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms(),
+                                 p->cfg.lease_ms);
+    if (rc == CF_E_LEASE_LOST)
       mark_lost(p, &refs[i]);
+    else if (rc == CF_E_CANCELLED)
+      mark_cancelled(p, &refs[i]);
+  }
   free(refs);
 }
 
@@ -515,7 +614,7 @@ static void *heartbeat_main(void *arg) {
 
 cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
   *out = NULL;
-  if (!cfg->store || !cfg->run)
+  if (!cfg->store || !cfg->run == !cfg->start)
     return CF_E_INVALID;
   worker_pool *p = calloc(1, sizeof *p);
   if (!p)
@@ -556,7 +655,8 @@ cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
     free(p);
     return CF_E_NOMEM;
   }
-  for (int i = 0; i < p->cfg.concurrency; i++) {
+  p->async_rng = (uint64_t)worker_now_ms() ^ (uint64_t)(uintptr_t)p ^ 0x9E3779B97F4A7C15u;
+  for (int i = 0; p->cfg.run && i < p->cfg.concurrency; i++) {
     pthread_mutex_lock(&p->lock);
     p->running_threads++;
     pthread_mutex_unlock(&p->lock);
@@ -568,7 +668,7 @@ cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
     }
     p->nrunners++;
   }
-  if (p->nrunners > 0 && pthread_create(&p->dispatcher, NULL, dispatcher_main, p) == 0)
+  if ((p->nrunners > 0 || p->cfg.start) && pthread_create(&p->dispatcher, NULL, dispatcher_main, p) == 0)
     p->dispatcher_started = true;
   if (!p->dispatcher_started) {
     worker_pool_stop(p);
@@ -589,10 +689,11 @@ static bool wait_runners(worker_pool *p, int64_t ms) {
     until.tv_nsec -= 1000000000L;
   }
   pthread_mutex_lock(&p->lock);
-  while (p->running_threads > 0)
+  /* Asynchronous runners have no threads: wait for their executions. */
+  while (p->running_threads > 0 || (p->cfg.start && p->busy > 0))
     if (pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT)
       break;
-  bool all = p->running_threads == 0;
+  bool all = p->running_threads == 0 && !(p->cfg.start && p->busy > 0);
   pthread_mutex_unlock(&p->lock);
   return all;
 }

@@ -45,6 +45,14 @@ typedef struct worker_result {
 /* Runs one execution. Called on a pool thread; may block. */
 typedef void (*worker_run_fn)(void *ctx, worker_exec *x, worker_result *out);
 
+/*
+ * Starts one execution and returns at once (event-loop runners: the
+ * workflow engine). Called on the pool's dispatcher thread; must not
+ * block. The runner later calls worker_exec_done(x, ...) exactly once,
+ * from any thread; x is valid until then.
+ */
+typedef void (*worker_start_fn)(void *ctx, worker_exec *x);
+
 typedef struct worker_config {
   store *store;
   const char *owner;    /* lease owner id; NULL = "host:pid:random" */
@@ -54,7 +62,8 @@ typedef struct worker_config {
   int64_t poll_ms;      /* look for other processes' work; 0 = 500 */
   int64_t retention_ms; /* prune finished executions older; 0 = keep */
   int max_resumes;      /* fail an execution whose worker died this often; 0 = 20 */
-  worker_run_fn run;
+  worker_run_fn run;     /* a thread per execution in flight... */
+  worker_start_fn start; /* ...or asynchronous runs: exactly one of the two */
   void *run_ctx;
 } worker_config;
 
@@ -88,6 +97,14 @@ const store_claim *worker_exec_claim(const worker_exec *x);
 /* True once the runner should stop: lease lost or shutdown past grace. */
 bool worker_exec_should_stop(const worker_exec *x);
 
+/* True once somebody asked to cancel the execution (seen at the next lease
+ * renewal): the runner should stop and report WORKER_CANCELLED. */
+bool worker_exec_cancel_requested(const worker_exec *x);
+
+/* Ends an asynchronous run (worker_start_fn) with its outcome; takes
+ * r->result. x is freed. Thread-safe. */
+void worker_exec_done(worker_exec *x, worker_result *r);
+
 /* Step checkpoints saved for this execution so far (by any attempt or
  * worker). Free with store_steps_free. */
 CF_MUST_CHECK cf_err worker_exec_steps(worker_exec *x, store_step **steps, size_t *count);
@@ -97,7 +114,15 @@ CF_MUST_CHECK cf_err worker_exec_steps(worker_exec *x, store_step **steps, size_
 CF_MUST_CHECK cf_err worker_exec_checkpoint(worker_exec *x, const store_step *step);
 
 /* Saves a step checkpoint without waiting for its commit: for runners that
- * go straight on. A lost lease shows in the outcome write that follows. */
-CF_MUST_CHECK cf_err worker_exec_checkpoint_async(worker_exec *x, const store_step *step);
+ * go straight on. A lost lease shows in the outcome write that follows.
+ * done (may be NULL) runs on the store's writer thread after the commit
+ * (see store_step_save_async) with the write's result; CF_E_LEASE_LOST
+ * there means another worker owns the execution now. */
+CF_MUST_CHECK cf_err worker_exec_checkpoint_async(worker_exec *x, const store_step *step,
+                                                  store_done_fn done, void *ctx);
+
+/* Appends a log line to the execution's logs, without waiting. */
+CF_MUST_CHECK cf_err worker_exec_log(worker_exec *x, const char *node_id, const char *level,
+                                     const char *message);
 
 #endif
