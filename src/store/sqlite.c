@@ -1186,7 +1186,7 @@ static cf_err step_save_fn(sqlite_store *s, conn *c, void *arg) {
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
   sqlite3_bind_text(st, 3, p->node_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 4, p->iteration);
+  sqlite3_bind_int64(st, 4, p->iteration);
   sqlite3_bind_text(st, 5, p->status, -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 6, p->attempts > 0 ? p->attempts : 1);
   sq_bind_text_or_null(st, 7, p->input);
@@ -1449,7 +1449,7 @@ static cf_err step_row(sqlite3_stmt *st, void *ctx) {
     return CF_E_NOMEM;
   store_step *p = &r->items[r->count++];
   p->node_id = sq_column_dup(st, 0);
-  p->iteration = sqlite3_column_int(st, 1);
+  p->iteration = sqlite3_column_int64(st, 1);
   p->status = sq_column_dup(st, 2);
   p->attempts = sqlite3_column_int(st, 3);
   p->input = sq_column_dup(st, 4);

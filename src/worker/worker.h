@@ -121,8 +121,9 @@ CF_MUST_CHECK cf_err worker_exec_checkpoint(worker_exec *x, const store_step *st
 CF_MUST_CHECK cf_err worker_exec_checkpoint_async(worker_exec *x, const store_step *step,
                                                   store_done_fn done, void *ctx);
 
-/* Appends a log line to the execution's logs, without waiting. */
-CF_MUST_CHECK cf_err worker_exec_log(worker_exec *x, const char *node_id, const char *level,
+/* Appends a log line to the execution's logs, without waiting; best
+ * effort (a line that cannot be queued is lost, the run goes on). */
+cf_err worker_exec_log(worker_exec *x, const char *node_id, const char *level,
                                      const char *message);
 
 #endif
