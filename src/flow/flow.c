@@ -182,12 +182,38 @@ const char *flow_suggest_node(const flow_check *c, const char *s, char *buf, siz
   return flow_suggest(s, c->ids, (size_t)c->f->n_nodes, buf, cap);
 }
 
-void flow_unknown_key(flow_check *c, const char *path, const char *key, const char *const *known,
-                      size_t n_known) {
-  char where[FLOW_PATH_MAX], hint[64];
-  flow_path_key(where, path, key);
-  flow_problem_add(c->problems, where, "unknown field%s",
-                   flow_suggest(key, known, n_known, hint, sizeof hint));
+static bool in_list(const char *key, const char *const *list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(key, list[i]) == 0)
+      return true;
+  return false;
+}
+
+void flow_only_keys(flow_check *c, const json_t *obj, const char *path, const char *const *known,
+                    size_t n_known, const char *const *ignored, size_t n_ignored, bool extensions) {
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)obj, key, v) {
+    if (in_list(key, known, n_known) || in_list(key, ignored, n_ignored) ||
+        (extensions && flow_is_extension_key(key)))
+      continue;
+    char where[FLOW_PATH_MAX], hint[64];
+    flow_path_key(where, path, key);
+    flow_problem_add(c->problems, where, "unknown field%s",
+                     flow_suggest(key, known, n_known, hint, sizeof hint));
+  }
+}
+
+const char *flow_required_string(flow_check *c, const json_t *obj, const char *parent,
+                                 const char *key, const char *missing) {
+  char path[FLOW_PATH_MAX];
+  flow_path_key(path, parent, key);
+  const json_t *v = json_object_get(obj, key);
+  if (!v)
+    flow_problem_add(c->problems, path, "%s", missing);
+  else if (!json_is_string(v))
+    flow_problem_add(c->problems, path, "must be a string");
+  return json_string_value(v);
 }
 
 bool flow_check_int(flow_check *c, const json_t *obj, const char *parent, const char *key,
@@ -341,13 +367,6 @@ static const char *const node_keys[] = {"id",    "type",       "name",     "acti
 static const char *const node_ui_keys[] = {"position", "notes"};
 static const char *const retry_keys[] = {"max_attempts", "backoff_ms", "backoff_max_ms", "jitter"};
 
-static bool in_list(const char *key, const char *const *list, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (strcmp(key, list[i]) == 0)
-      return true;
-  return false;
-}
-
 #define N_OF(a) (sizeof(a) / sizeof *(a))
 
 static void check_retry(flow_check *c, flow_node *n, const json_t *node, const char *parent) {
@@ -360,12 +379,7 @@ static void check_retry(flow_check *c, flow_node *n, const json_t *node, const c
     flow_problem_add(c->problems, path, "must be an object like {\"max_attempts\": 3}");
     return;
   }
-  const char *key;
-  json_t *v;
-  json_object_foreach((json_t *)r, key, v) {
-    if (!in_list(key, retry_keys, N_OF(retry_keys)))
-      flow_unknown_key(c, path, key, retry_keys, N_OF(retry_keys));
-  }
+  flow_only_keys(c, r, path, retry_keys, N_OF(retry_keys), NULL, 0, false);
   int64_t x;
   if (flow_check_int(c, r, path, "max_attempts", 1, 100, &x))
     n->retry.max_attempts = (int)x;
@@ -397,18 +411,11 @@ static void check_retry(flow_check *c, flow_node *n, const json_t *node, const c
 }
 
 static void check_id(flow_check *c, int i, const json_t *node, const char *parent) {
+  const char *s = flow_required_string(c, node, parent, "id", "required");
+  if (!s)
+    return;
   char path[FLOW_PATH_MAX];
   flow_path_key(path, parent, "id");
-  const json_t *id = json_object_get(node, "id");
-  if (!id) {
-    flow_problem_add(c->problems, path, "required");
-    return;
-  }
-  if (!json_is_string(id)) {
-    flow_problem_add(c->problems, path, "must be a string");
-    return;
-  }
-  const char *s = json_string_value(id);
   /* Kept even when malformed, so that edges naming it resolve and the
    * problem is reported once, here. */
   c->ids[i] = s;
@@ -424,17 +431,10 @@ static void check_id(flow_check *c, int i, const json_t *node, const char *paren
 static void check_type(flow_check *c, int i, const json_t *node, const char *parent) {
   char path[FLOW_PATH_MAX], shown[64], hint[64];
   flow_path_key(path, parent, "type");
-  const json_t *type = json_object_get(node, "type");
-  if (!type) {
-    flow_problem_add(c->problems, path,
-                     "required: one of trigger, action, condition, transform, loop");
+  const char *s = flow_required_string(
+      c, node, parent, "type", "required: one of trigger, action, condition, transform, loop");
+  if (!s)
     return;
-  }
-  if (!json_is_string(type)) {
-    flow_problem_add(c->problems, path, "must be a string");
-    return;
-  }
-  const char *s = json_string_value(type);
   for (size_t t = 0; t < N_OF(type_names); t++)
     if (strcmp(s, type_names[t]) == 0) {
       c->type[i] = (int)t;
@@ -456,15 +456,9 @@ static void check_action(flow_check *c, int i, const json_t *node, const char *p
                        type_names[c->type[i]]);
     return;
   }
-  if (!action) {
-    flow_problem_add(c->problems, path, "required for an action node");
+  const char *s = flow_required_string(c, node, parent, "action", "required for an action node");
+  if (!s)
     return;
-  }
-  if (!json_is_string(action)) {
-    flow_problem_add(c->problems, path, "must be a string");
-    return;
-  }
-  const char *s = json_string_value(action);
   for (size_t k = 0; k < c->n_actions; k++)
     if (strcmp(s, c->actions[k].name) == 0) {
       c->f->nodes[i].action = copy_string(c, s);
@@ -492,13 +486,7 @@ static void check_node(flow_check *c, int i, const json_t *node) {
                      "a node is an object like {\"id\": \"fetch\", \"type\": \"action\"}");
     return;
   }
-  const char *key;
-  json_t *v;
-  json_object_foreach((json_t *)node, key, v) {
-    if (!in_list(key, node_keys, N_OF(node_keys)) &&
-        !in_list(key, node_ui_keys, N_OF(node_ui_keys)) && !flow_is_extension_key(key))
-      flow_unknown_key(c, path, key, node_keys, N_OF(node_keys));
-  }
+  flow_only_keys(c, node, path, node_keys, N_OF(node_keys), node_ui_keys, N_OF(node_ui_keys), true);
   check_id(c, i, node, path);
   check_type(c, i, node, path);
   const char *name = optional_string(c, node, path, "name", MAX_NAME_CHARS);
@@ -571,13 +559,8 @@ static const char *const settings_keys[] = {"timeout_ms"};
 
 static void check_top(flow_check *c, const json_t *doc) {
   flow *f = c->f;
-  const char *key;
-  json_t *v;
-  json_object_foreach((json_t *)doc, key, v) {
-    if (!in_list(key, top_keys, N_OF(top_keys)) &&
-        !in_list(key, top_exported_keys, N_OF(top_exported_keys)) && !flow_is_extension_key(key))
-      flow_unknown_key(c, "", key, top_keys, N_OF(top_keys));
-  }
+  flow_only_keys(c, doc, "", top_keys, N_OF(top_keys), top_exported_keys, N_OF(top_exported_keys),
+                 true);
   const char *name = optional_string(c, doc, "", "name", MAX_NAME_CHARS);
   if (!json_object_get(doc, "name"))
     flow_problem_add(c->problems, "name", "required: a name for the workflow");
@@ -598,10 +581,7 @@ static void check_top(flow_check *c, const json_t *doc) {
   if (!f->vars || !f->settings)
     c->nomem = true;
   if (json_is_object(settings)) {
-    json_object_foreach(settings, key, v) {
-      if (!in_list(key, settings_keys, N_OF(settings_keys)) && !flow_is_extension_key(key))
-        flow_unknown_key(c, "settings", key, settings_keys, N_OF(settings_keys));
-    }
+    flow_only_keys(c, settings, "settings", settings_keys, N_OF(settings_keys), NULL, 0, true);
     int64_t ms;
     if (flow_check_int(c, settings, "settings", "timeout_ms", 1, MAX_EXECUTION_MS, &ms))
       f->timeout_ms = ms;
@@ -716,6 +696,10 @@ cf_err flow_parse(const char *json, size_t len, const flow_limits *lim,
     char have[32], limit[32];
     format_size(len, have, sizeof have);
     format_size(max_bytes, limit, sizeof limit);
+    if (strcmp(have, limit) == 0) { /* rounded alike: say it exactly */
+      snprintf(have, sizeof have, "%zu bytes", len);
+      snprintf(limit, sizeof limit, "%zu bytes", max_bytes);
+    }
     flow_problem_add(problems, "", "the definition is %s; the limit is %s", have, limit);
     return CF_E_TOO_LARGE;
   }

@@ -73,9 +73,16 @@ const char *flow_show(const char *s, char buf[64]);
 /* A key for UI or tool metadata, ignored wherever it appears: "x-…", "_…". */
 bool flow_is_extension_key(const char *key);
 
-/* Reports a key that is not among the known ones, with a suggestion. */
-void flow_unknown_key(flow_check *c, const char *path, const char *key, const char *const *known,
-                      size_t n_known);
+/* Reports every key of obj (at path) that is not among the known ones,
+ * nor among the ignored ones, nor (when extensions) an extension key; with
+ * a suggestion when one is a likely typo of a known key. */
+void flow_only_keys(flow_check *c, const json_t *obj, const char *path, const char *const *known,
+                    size_t n_known, const char *const *ignored, size_t n_ignored, bool extensions);
+
+/* A required string field: its value, or NULL after reporting that it is
+ * missing (with the text `missing`) or not a string. */
+const char *flow_required_string(flow_check *c, const json_t *obj, const char *parent,
+                                 const char *key, const char *missing);
 
 /* Checks an optional integer field of obj in [min, max]; the field's path
  * is parent.key. Returns true with *out set when the field is present and

@@ -35,18 +35,11 @@ typedef struct graph {
 } graph;
 
 static int resolve_end(flow_check *c, const json_t *edge, const char *parent, const char *key) {
+  const char *id = flow_required_string(c, edge, parent, key, "required: a node id");
+  if (!id)
+    return -1;
   char path[FLOW_PATH_MAX], shown[64], hint[64];
   flow_path_key(path, parent, key);
-  const json_t *v = json_object_get(edge, key);
-  if (!v) {
-    flow_problem_add(c->problems, path, "required: a node id");
-    return -1;
-  }
-  if (!json_is_string(v)) {
-    flow_problem_add(c->problems, path, "must be a node id (a string)");
-    return -1;
-  }
-  const char *id = json_string_value(v);
   int i = flow_check_lookup(c, id);
   if (i < 0)
     flow_problem_add(c->problems, path, "no node '%s'%s", flow_show(id, shown),
@@ -82,15 +75,7 @@ static void check_edge_shape(flow_check *c, int k, const json_t *edge) {
                      "an edge is an object like {\"from\": \"a\", \"to\": \"b\"}");
     return;
   }
-  const char *key;
-  json_t *v;
-  json_object_foreach((json_t *)edge, key, v) {
-    bool known = false;
-    for (size_t i = 0; i < sizeof edge_keys / sizeof *edge_keys; i++)
-      known = known || strcmp(key, edge_keys[i]) == 0;
-    if (!known)
-      flow_unknown_key(c, path, key, edge_keys, sizeof edge_keys / sizeof *edge_keys);
-  }
+  flow_only_keys(c, edge, path, edge_keys, sizeof edge_keys / sizeof *edge_keys, NULL, 0, false);
   c->from[k] = resolve_end(c, edge, path, "from");
   c->to[k] = resolve_end(c, edge, path, "to");
   c->when[k] = resolve_when(c, edge, path);

@@ -27,18 +27,9 @@ static const char *const loop_keys[] = {"items", "parallelism", "max_items"};
 static const char *const transform_keys[] = {"value", "from", "pick", "rename", "set", "map"};
 static const char *const map_keys[] = {"items", "value"};
 
-/* Every key of obj is one of known. */
 static void only_keys(flow_check *c, const json_t *obj, const char *path, const char *const *known,
                       size_t n_known) {
-  const char *key;
-  json_t *v;
-  json_object_foreach((json_t *)obj, key, v) {
-    bool ok = false;
-    for (size_t i = 0; i < n_known && !ok; i++)
-      ok = strcmp(key, known[i]) == 0;
-    if (!ok)
-      flow_unknown_key(c, path, key, known, n_known);
-  }
+  flow_only_keys(c, obj, path, known, n_known, NULL, 0, false);
 }
 
 static bool is_template(const json_t *v) {
