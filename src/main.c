@@ -18,6 +18,9 @@ static const char usage[] =
     "  cron validate EXPR [--tz ZONE]\n"
     "                      check an expression; print what it means\n"
     "  cron describe EXPR  print what an expression means\n"
+    "  run FILE.json [--input JSON] [--db PATH] [--quiet]\n"
+    "                      run a workflow once; print the execution as JSON\n"
+    "  validate FILE.json  check a workflow definition; list every problem\n"
     "  serve [--listen HOST:PORT] [--db PATH]\n"
     "                      serve the HTTP API and the web UI (default 127.0.0.1:8080)\n"
     "  migrate [--db PATH] apply the database's pending migrations and exit\n"
@@ -44,6 +47,10 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "cron") == 0)
     return cli_cron(argc - 2, argv + 2);
+  if (strcmp(cmd, "run") == 0)
+    return cli_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "validate") == 0)
+    return cli_validate(argc - 2, argv + 2);
   if (strcmp(cmd, "serve") == 0)
     return cli_serve(argc - 2, argv + 2);
   if (strcmp(cmd, "bench") == 0)

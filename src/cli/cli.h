@@ -26,6 +26,12 @@ int cli_migrate(int argc, char **argv);
  * directory; prints any error; returns an exit status, 0 on success. */
 int cli_open_store(const char *db_path, bool migrate, store **out);
 
+/* cronflow run FILE.json [--input JSON] [--db PATH] [--quiet] */
+int cli_run(int argc, char **argv);
+
+/* cronflow validate FILE.json */
+int cli_validate(int argc, char **argv);
+
 /* cronflow tz list|show ... */
 int cli_tz(int argc, char **argv);
 

@@ -80,6 +80,7 @@ typedef struct loop_run {
   size_t n, next, active, finished;
   int parallelism;
   json_t *results;
+  int64_t started_at;
 } loop_run;
 
 struct frame {
@@ -662,8 +663,9 @@ static void loop_finish(loop_run *lr) {
   json_decref(lr->items);
   json_decref(lr->results);
   int node = lr->node;
+  int64_t started = lr->started_at;
   free(lr);
-  record_step(fr, node, "succeeded", 1, NULL, out, NULL, now_ms(), false, FLOW_WHEN_ALWAYS);
+  record_step(fr, node, "succeeded", 1, NULL, out, NULL, started, false, FLOW_WHEN_ALWAYS);
   node_done(fr, node, "succeeded", out, FLOW_WHEN_ALWAYS);
   frame_unref(fr);
 }
@@ -782,6 +784,13 @@ static void run_loop(frame *fr, int node, json_t *input) {
   lr->n = json_array_size(items);
   lr->parallelism = (int)par;
   lr->results = results;
+  lr->started_at = now_ms();
+  /* Its record shows how many items; the items themselves are its
+   * input's source's output already. */
+  json_t *summary = json_pack("{s:I, s:i}", "count", (json_int_t)lr->n, "parallelism", (int)par);
+  record_step(fr, node, "running", 1, summary, NULL, NULL, lr->started_at, false,
+              FLOW_WHEN_ALWAYS);
+  json_decref(summary);
   if (lr->n == 0) {
     loop_finish(lr);
     return;

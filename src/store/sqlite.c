@@ -110,10 +110,15 @@ static const char *const sql_text[ST_COUNT] = {
                  "lease_expires_at = NULL "
                  "WHERE id = ?1 AND status IN ('failed', 'timed_out', 'cancelled')",
     /* Fenced: writes nothing unless the lease is still held. */
-    [ST_STEP_SAVE] = "INSERT OR REPLACE INTO execution_steps (execution_id, node_id, iteration, "
-                     "status, attempts, input, output, error, started_at, finished_at) "
-                     "SELECT ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE EXISTS (SELECT 1 "
-                     "FROM executions WHERE id = ?1 AND lease_token = ?2 AND status = 'running')",
+    [ST_STEP_SAVE] = "INSERT INTO execution_steps (execution_id, node_id, iteration, "
+                     "status, attempts, input, output, error, started_at, finished_at, seq) "
+                     "SELECT ?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12 WHERE EXISTS (SELECT 1 "
+                     "FROM executions WHERE id = ?1 AND lease_token = ?2 AND status = 'running') "
+                     "ON CONFLICT (execution_id, node_id, iteration) DO UPDATE SET "
+                     "status = excluded.status, attempts = excluded.attempts, "
+                     "input = coalesce(excluded.input, input), output = excluded.output, "
+                     "error = excluded.error, started_at = excluded.started_at, "
+                     "finished_at = excluded.finished_at",
     [ST_PRUNE] = "DELETE FROM executions WHERE id IN (SELECT id FROM executions "
                  "WHERE finished_at IS NOT NULL AND finished_at < ?1 ORDER BY finished_at "
                  "LIMIT ?2)",
@@ -130,7 +135,7 @@ static const char *const sql_text[ST_COUNT] = {
                         "FROM execution_attempts WHERE execution_id = ?1 ORDER BY attempt",
     [ST_STEP_LIST] = "SELECT node_id, iteration, status, attempts, input, output, error, "
                      "started_at, coalesce(finished_at, 0) FROM execution_steps "
-                     "WHERE execution_id = ?1 ORDER BY started_at, node_id, iteration",
+                     "WHERE execution_id = ?1 ORDER BY seq, started_at, node_id, iteration",
     [ST_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
 };
 
@@ -1179,7 +1184,6 @@ typedef struct step_args {
 } step_args;
 
 static cf_err step_save_fn(sqlite_store *s, conn *c, void *arg) {
-  (void)s;
   step_args *a = arg;
   const store_step *p = a->step;
   STMT_OR_FAIL(st, c, ST_STEP_SAVE);
@@ -1194,6 +1198,15 @@ static cf_err step_save_fn(sqlite_store *s, conn *c, void *arg) {
   sq_bind_text_or_null(st, 9, p->error);
   sqlite3_bind_int64(st, 10, p->started_at);
   sq_bind_int_or_null(st, 11, p->finished_at);
+  /* The order steps were first recorded in: microseconds of the wall
+   * clock, kept strictly increasing by this writer. */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t seq = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+  if (seq <= s->step_seq)
+    seq = s->step_seq + 1;
+  s->step_seq = seq;
+  sqlite3_bind_int64(st, 12, seq);
   return fenced(c, st);
 }
 

@@ -70,6 +70,7 @@ struct sqlite_store {
   off_t checkpoint_at;        /* WAL size that makes a checkpoint due */
   cf_err sync_failed;         /* once set, every later write fails with it */
   uint64_t work_seq;
+  int64_t step_seq; /* the last execution_steps.seq given (writer thread only) */
   pthread_mutex_t pool_lock;
   conn *idle[POOL_MAX];
   size_t nidle;
