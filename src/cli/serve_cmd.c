@@ -1,6 +1,9 @@
 /*
  * serve_cmd.c — `cronflow serve`: opens the data file and the zone
- * database, starts the HTTP server, and runs until SIGINT or SIGTERM.
+ * database, starts the workflow engine with its worker pool and the HTTP
+ * server, and runs until SIGINT or SIGTERM; then stops taking work, lets
+ * running executions finish within the grace period and gives back the
+ * rest (another process resumes them).
  *
  * Signals are blocked in every thread and taken synchronously with
  * sigwait, so no handler runs on a thread in the middle of a request.
@@ -14,7 +17,9 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "engine/engine.h"
 #include "store/store.h"
+#include "worker/worker.h"
 
 static const char serve_usage[] =
     "usage: cronflow serve [--listen HOST:PORT] [--db PATH] [--threads N]\n"
@@ -144,12 +149,30 @@ int cli_serve(int argc, char **argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
+  engine_config ec = {.store = db, .tz = zones, .threads = 2};
+  engine *eng;
+  cf_err err = engine_new(&ec, &eng);
+  worker_pool *pool = NULL;
+  if (!err) {
+    worker_config wc = {.store = db, .concurrency = 1000, .start = engine_start, .run_ctx = eng};
+    err = worker_pool_start(&wc, &pool);
+    if (err)
+      engine_free(eng);
+  }
+  if (err) {
+    fprintf(stderr, "cronflow: cannot start the workers: %s\n", cf_strerror(err));
+    tz_db_free(zones);
+    store_close(db);
+    return 1;
+  }
   api_config cfg = {host, port, (unsigned)threads, zones, check_ready, db};
   api_server *srv;
-  cf_err err = api_server_start(&cfg, &srv);
+  err = api_server_start(&cfg, &srv);
   if (err) {
     fprintf(stderr, "cronflow: cannot serve on %s: %s\n", listen,
             err == CF_E_INVALID ? "not an IP address" : "the address is in use or not allowed");
+    worker_pool_stop(pool);
+    engine_free(eng);
     tz_db_free(zones);
     store_close(db);
     return 1;
@@ -165,6 +188,8 @@ int cli_serve(int argc, char **argv) {
   sigwait(&stop, &sig);
   printf("cronflow: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   api_server_stop(srv);
+  worker_pool_stop(pool);
+  engine_free(eng);
   tz_db_free(zones);
   store_close(db);
   return 0;
