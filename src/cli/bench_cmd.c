@@ -234,6 +234,10 @@ static int bench_queue(int argc, char **argv) {
 int cli_bench(int argc, char **argv) {
   if (argc >= 1 && strcmp(argv[0], "queue") == 0)
     return bench_queue(argc - 1, argv + 1);
-  fprintf(stderr, "usage: cronflow bench queue [--executions N] [--workers W] [--db PATH]\n");
+  if (argc >= 1 && strcmp(argv[0], "engine") == 0)
+    return cli_bench_engine(argc - 1, argv + 1);
+  fprintf(stderr, "usage: cronflow bench queue [--executions N] [--workers W] [--db PATH]\n"
+                  "       cronflow bench engine [--executions N] [--chain K] [--url URL "
+                  "--inflight N]\n");
   return 2;
 }

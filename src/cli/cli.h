@@ -19,6 +19,9 @@ int cli_serve(int argc, char **argv);
 /* cronflow bench queue ... */
 int cli_bench(int argc, char **argv);
 
+/* cronflow bench engine ... (bench_engine.c) */
+int cli_bench_engine(int argc, char **argv);
+
 /* cronflow migrate [--db PATH] */
 int cli_migrate(int argc, char **argv);
 

@@ -27,6 +27,8 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +175,7 @@ struct engine {
   cached_flow *cache;
   int cache_len;
   uint64_t cache_clock;
+  _Atomic int64_t n_execs, n_actions, n_steps;
 };
 
 static void pump(engine_loop *l);
@@ -476,6 +479,8 @@ static void record_step(frame *fr, int node, const char *status, int attempts, c
   }
   cf_err rc = worker_exec_checkpoint_async(r->x, &step, w ? on_step_committed : NULL, w);
   engine *e = r->loop->e;
+  if (step.finished_at)
+    atomic_fetch_add(&e->n_steps, 1);
   if (e->cfg.on_step)
     e->cfg.on_step(e->cfg.on_step_ctx, r->id, &step);
   free(in);
@@ -743,10 +748,10 @@ static void run_loop(frame *fr, int node, json_t *input) {
     snprintf(err, sizeof err, "items must be an array, not %s",
              items ? (json_is_object(items) ? "an object" : "a single value") : "missing");
   bool bad = false;
-  int64_t par = action_param_int(input, "parallelism", 1, 1, 100, &bad);
+  int64_t par = action_param_int(input, "parallelism", 1, 1, 10000, &bad);
   int64_t max_items = action_param_int(input, "max_items", DEFAULT_MAX_ITEMS, 1, 1000000, &bad);
   if (!err[0] && bad)
-    snprintf(err, sizeof err, "parallelism must be 1 to 100 and max_items 1 to 1000000");
+    snprintf(err, sizeof err, "parallelism must be 1 to 10000 and max_items 1 to 1000000");
   if (!err[0] && json_array_size(items) > (size_t)max_items)
     snprintf(err, sizeof err, "%zu items, more than max_items (%lld)", json_array_size(items),
              (long long)max_items);
@@ -1002,6 +1007,8 @@ static void step_failed(step_run *s, const char *error, bool retryable) {
 static void action_complete(action_call *call, json_t *output, const char *error, bool retryable) {
   step_run *s = call->engine_data;
   exec_run *r = s->run;
+  if (s->in_action)
+    atomic_fetch_sub(&r->loop->e->n_actions, 1);
   s->in_action = false;
   uv_timer_stop(&s->timer);
   s->timer_live = false;
@@ -1059,6 +1066,7 @@ static void on_step_timeout(uv_timer_t *t) {
   if (a->cancel)
     a->cancel(&s->call);
   s->in_action = false;
+  atomic_fetch_sub(&r->loop->e->n_actions, 1);
   s->timed_out = true;
   char msg[120];
   snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)n->timeout_ms);
@@ -1081,6 +1089,7 @@ static void step_attempt(step_run *s) {
                           .complete = action_complete,
                           .engine_data = s};
   s->in_action = true;
+  atomic_fetch_add(&r->loop->e->n_actions, 1);
   if (n->timeout_ms > 0) {
     s->timer_live = true;
     uv_timer_start(&s->timer, on_step_timeout, (uint64_t)n->timeout_ms, 0);
@@ -1249,6 +1258,7 @@ static void conclude(exec_run *r, worker_outcome outcome, const char *error, jso
       if (a && a->cancel)
         a->cancel(&s->call);
       s->in_action = false;
+      atomic_fetch_sub(&r->loop->e->n_actions, 1);
     }
     step_release(s);
   }
@@ -1271,6 +1281,7 @@ static void conclude(exec_run *r, worker_outcome outcome, const char *error, jso
   }
   worker_exec_done(r->x, &wr);
   r->x = NULL;
+  atomic_fetch_sub(&r->loop->e->n_execs, 1);
   frame *top = r->top;
   r->top = NULL;
   frame_unref(top);
@@ -1352,6 +1363,7 @@ static void exec_begin(engine_loop *l, worker_exec *x) {
   r->x = x;
   r->id = c->id;
   r->refs = 1;
+  atomic_fetch_add(&l->e->n_execs, 1);
   r->next = l->runs;
   if (l->runs)
     l->runs->prev = r;
@@ -1375,7 +1387,8 @@ static void exec_begin(engine_loop *l, worker_exec *x) {
     json_object_set_new(r->execution, "schedule_id", json_integer((json_int_t)c->schedule_id));
     json_object_set_new(r->execution, "scheduled_at", json_string(when));
   }
-  r->checkpoints = load_checkpoints(x);
+  /* A first attempt that never ran anywhere has no checkpoints to read. */
+  r->checkpoints = c->attempt > 1 || c->resumes > 0 ? load_checkpoints(x) : json_object();
   r->top = frame_new(r, NULL, -1, 0);
   if (!r->trigger || !r->execution || !r->checkpoints || !r->top) {
     exec_fail(r, WORKER_FAILED, "out of memory");
@@ -1461,10 +1474,26 @@ void engine_start(void *ctx, worker_exec *x) {
   inbox_push(l, it);
 }
 
+void engine_get_stats(engine *e, engine_stats *out) {
+  out->executions = atomic_load(&e->n_execs);
+  out->actions = atomic_load(&e->n_actions);
+  out->steps_done = atomic_load(&e->n_steps);
+}
+
+/* Thousands of transfers need thousands of sockets: take the hard limit. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
 cf_err engine_new(const engine_config *cfg, engine **out) {
   *out = NULL;
   if (!cfg->store)
     return CF_E_INVALID;
+  raise_fd_limit();
   if (http_global_init() != CF_OK)
     return CF_E_NOMEM;
   engine *e = calloc(1, sizeof *e);

@@ -43,6 +43,15 @@ CF_MUST_CHECK cf_err engine_new(const engine_config *cfg, engine **out);
  * (every execution has been given back or finished). NULL is a no-op. */
 void engine_free(engine *e);
 
+typedef struct engine_stats {
+  int64_t executions; /* in flight */
+  int64_t actions;    /* action steps waiting on the network or a timer */
+  int64_t steps_done; /* steps finished since the start */
+} engine_stats;
+
+/* A snapshot of the counters; thread-safe. */
+void engine_get_stats(engine *e, engine_stats *out);
+
 /* worker_start_fn: takes an execution and runs it on one of the loops. */
 void engine_start(void *engine, worker_exec *x);
 

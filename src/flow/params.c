@@ -71,7 +71,7 @@ static void check_condition(flow_check *c, const json_t *params, const char *pat
 static void check_loop(flow_check *c, const json_t *params, const char *path) {
   only_keys(c, params, path, loop_keys, N_OF(loop_keys));
   int64_t parallelism, max_items = DEFAULT_MAX_ITEMS;
-  (void)flow_check_int(c, params, path, "parallelism", 1, 100, &parallelism);
+  (void)flow_check_int(c, params, path, "parallelism", 1, 10000, &parallelism);
   (void)flow_check_int(c, params, path, "max_items", 1, MAX_ITEMS, &max_items);
   check_items(c, params, path, max_items);
 }

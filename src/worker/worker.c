@@ -405,7 +405,7 @@ void worker_exec_done(worker_exec *x, worker_result *r) {
 }
 
 /* The most executions claimed in one go. */
-#define CLAIM_BATCH 64
+#define CLAIM_BATCH 256
 
 /* Claims work for the free runner slots and queues it for the runners. */
 static void *dispatcher_main(void *arg) {
