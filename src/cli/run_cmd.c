@@ -268,8 +268,9 @@ int cli_run(int argc, char **argv) {
   cf_err err = CF_OK;
   if (!rc)
     err = store_workflow_create(s, 0, f->name, f->description, text, worker_now_ms(), &wf);
-  json_t *trigger = json_pack("{s:s, s:O}", "kind", "manual", "input",
-                              input ? input : json_object());
+  if (!input)
+    input = json_object();
+  json_t *trigger = input ? json_pack("{s:s, s:O}", "kind", "manual", "input", input) : NULL;
   char *trigger_text = trigger ? json_dumps(trigger, JSON_COMPACT) : NULL;
   if (!rc && !err) {
     store_exec_new e = {.workflow_id = wf,

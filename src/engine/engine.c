@@ -83,6 +83,8 @@ typedef struct loop_run {
   int parallelism;
   json_t *results;
   int64_t started_at;
+  frame *iterations; /* running iteration frames */
+  struct loop_run *lprev, *lnext; /* in the run's list */
 } loop_run;
 
 struct frame {
@@ -94,6 +96,7 @@ struct frame {
   bool has_item;   /* item and index are bound here */
   loop_run *owner; /* the loop this frame is an iteration of */
   size_t slot;     /* its index in the loop */
+  frame *iter_prev, *iter_next; /* in owner->iterations */
   int *remaining;
   unsigned char *taken, *state;
   int pending;   /* nodes of the scope not yet done */
@@ -126,7 +129,9 @@ struct exec_run {
   json_t *trigger, *execution, *checkpoints;
   frame *top;
   step_run *steps; /* steps in flight */
+  loop_run *loops; /* loops running */
   uv_timer_t timeout;
+  int64_t timeout_ms;
   bool has_timeout;
   bool concluded;
   int refs; /* the run itself + pending callbacks + open handles */
@@ -662,8 +667,47 @@ static void node_done(frame *fr, int node, const char *status, json_t *output, f
 
 static void loop_start_next(loop_run *lr);
 
+static void loop_unlink(loop_run *lr) {
+  exec_run *r = lr->fr->run;
+  if (lr->lprev)
+    lr->lprev->lnext = lr->lnext;
+  else
+    r->loops = lr->lnext;
+  if (lr->lnext)
+    lr->lnext->lprev = lr->lprev;
+}
+
+static void iteration_unlink(frame *it) {
+  loop_run *lr = it->owner;
+  if (it->iter_prev)
+    it->iter_prev->iter_next = it->iter_next;
+  else
+    lr->iterations = it->iter_next;
+  if (it->iter_next)
+    it->iter_next->iter_prev = it->iter_prev;
+  it->owner = NULL;
+}
+
+/* A concluded execution's loops: let go of their frames. */
+static void loops_release(exec_run *r) {
+  while (r->loops) {
+    loop_run *lr = r->loops;
+    loop_unlink(lr);
+    while (lr->iterations) {
+      frame *it = lr->iterations;
+      iteration_unlink(it);
+      frame_unref(it);
+    }
+    json_decref(lr->items);
+    json_decref(lr->results);
+    frame_unref(lr->fr);
+    free(lr);
+  }
+}
+
 static void loop_finish(loop_run *lr) {
   frame *fr = lr->fr;
+  loop_unlink(lr);
   json_t *out = json_pack("{s:O, s:I}", "items", lr->results, "count", (json_int_t)lr->n);
   json_decref(lr->items);
   json_decref(lr->results);
@@ -696,7 +740,7 @@ static void loop_iteration_done(frame *it) {
   exec_run *r = it->run;
   json_t *res = iteration_result(it, &r->f->nodes[lr->node]);
   json_array_set_new(lr->results, it->slot, res ? res : json_null());
-  it->owner = NULL; /* this frame no longer counts towards the loop */
+  iteration_unlink(it);
   lr->active--;
   lr->finished++;
   frame_unref(it);
@@ -725,6 +769,10 @@ static void loop_iteration_start(loop_run *lr, size_t slot) {
     return;
   }
   it->owner = lr;
+  it->iter_next = lr->iterations;
+  if (lr->iterations)
+    lr->iterations->iter_prev = it;
+  lr->iterations = it;
   it->has_item = true;
   it->slot = slot;
   it->item = json_incref(json_array_get(lr->items, slot));
@@ -784,6 +832,10 @@ static void run_loop(frame *fr, int node, json_t *input) {
   }
   lr->fr = fr;
   fr->refs++;
+  lr->lnext = r->loops;
+  if (r->loops)
+    r->loops->lprev = lr;
+  r->loops = lr;
   lr->node = node;
   lr->items = json_incref(items);
   lr->n = json_array_size(items);
@@ -1279,6 +1331,7 @@ static void conclude(exec_run *r, worker_outcome outcome, const char *error, jso
     wr.result = text;
     json_decref(result);
   }
+  loops_release(r);
   worker_exec_done(r->x, &wr);
   r->x = NULL;
   atomic_fetch_sub(&r->loop->e->n_execs, 1);
@@ -1314,9 +1367,9 @@ static void exec_complete(exec_run *r) {
 
 static void on_exec_timeout(uv_timer_t *t) {
   exec_run *r = t->data;
-  int64_t ms = (int64_t)uv_timer_get_repeat(t);
-  (void)ms;
-  exec_fail(r, WORKER_TIMED_OUT, "the execution took longer than its timeout");
+  exec_fail(r, WORKER_TIMED_OUT, "the execution took longer than its timeout of %lld ms",
+            (long long)r->timeout_ms);
+  pump(r->loop);
 }
 
 /* The checkpoints of earlier attempts: "node#iteration" -> output. */
@@ -1399,6 +1452,7 @@ static void exec_begin(engine_loop *l, worker_exec *x) {
     uv_timer_init(&l->loop, &r->timeout);
     r->timeout.data = r;
     r->has_timeout = true;
+    r->timeout_ms = timeout;
     r->refs++; /* released when the timer handle has closed */
     uv_timer_start(&r->timeout, on_exec_timeout, (uint64_t)timeout, 0);
   }
