@@ -269,7 +269,7 @@ static void on_done(void *ctx, CURL *easy, CURLcode result) {
   call->state = NULL;
   char error[600];
   if (result != CURLE_OK) {
-    if (st->response.too_big)
+    if (st->response.too_big || result == CURLE_FILESIZE_EXCEEDED)
       snprintf(error, sizeof error, "the response is larger than max_response_bytes (%lld)",
                (long long)st->max_bytes);
     else if (st->header_text.too_big)
@@ -281,7 +281,7 @@ static void on_done(void *ctx, CURL *easy, CURLcode result) {
     state_free(st);
     /* Network trouble and timeouts may pass; a bad URL will not. */
     bool retryable = result != CURLE_URL_MALFORMAT && result != CURLE_UNSUPPORTED_PROTOCOL &&
-                     result != CURLE_WRITE_ERROR;
+                     result != CURLE_WRITE_ERROR && result != CURLE_FILESIZE_EXCEEDED;
     call->complete(call, NULL, error, retryable);
     return;
   }

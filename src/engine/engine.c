@@ -123,7 +123,7 @@ typedef struct step_run {
 struct exec_run {
   engine_loop *loop;
   worker_exec *x;
-  int64_t id;
+  int64_t id, created_at;
   cached_flow *cf;
   const flow *f;
   json_t *trigger, *execution, *checkpoints;
@@ -890,7 +890,8 @@ static json_t *run_transform(frame *fr, int node, char *err, size_t cap) {
     json_t *from = evaluate(fr, p->from, err, cap);
     if (!from)
       return NULL;
-    out = json_is_object(from) ? json_copy(from) : NULL;
+    /* Deep: setting "a.b" must not reach into the source node's output. */
+    out = json_is_object(from) ? json_deep_copy(from) : NULL;
     if (!out && !json_is_object(from) && p->map_items == NULL && !p->set && !p->pick &&
         !p->rename)
       return from; /* a plain value passes through */
@@ -1164,8 +1165,10 @@ static void run_action(frame *fr, int node, json_t *input) {
   s->node = node;
   s->input = input;
   s->started_at = now_ms();
-  snprintf(s->key, sizeof s->key, "%lld-%s-%lld", (long long)r->id, r->f->nodes[node].id,
-           (long long)fr->iteration);
+  /* Stable across retries and resumes of this execution; the enqueue time
+   * tells apart executions of different databases that share an id. */
+  snprintf(s->key, sizeof s->key, "%lld.%lld-%s-%lld", (long long)r->id,
+           (long long)r->created_at, r->f->nodes[node].id, (long long)fr->iteration);
   uv_timer_init(&r->loop->loop, &s->timer);
   s->timer.data = s;
   s->next = r->steps;
@@ -1302,6 +1305,18 @@ static void conclude(exec_run *r, worker_outcome outcome, const char *error, jso
     return;
   }
   r->concluded = true;
+  /* What was still going ends with the execution: recorded as timed out
+   * with it, as failed for a loop whose body failed it, else cancelled. */
+  const char *cut = outcome == WORKER_TIMED_OUT ? "timed_out" : "cancelled";
+  char why[600];
+  snprintf(why, sizeof why, "not finished: %s", error ? error : "the execution ended");
+  for (step_run *s = r->steps; s; s = s->next)
+    record_step(s->fr, s->node, cut, s->attempt > 0 ? s->attempt : 1, s->input, NULL, why,
+                s->started_at, false, FLOW_WHEN_ALWAYS);
+  bool body_failed = outcome == WORKER_FAILED || outcome == WORKER_FAILED_FINAL;
+  for (loop_run *lr = r->loops; lr; lr = lr->lnext)
+    record_step(lr->fr, lr->node, body_failed ? "failed" : cut, 1, NULL, NULL, why,
+                lr->started_at, false, FLOW_WHEN_ALWAYS);
   /* Abort the steps in flight; their actions release what they hold. */
   while (r->steps) {
     step_run *s = r->steps;
@@ -1415,6 +1430,7 @@ static void exec_begin(engine_loop *l, worker_exec *x) {
   r->loop = l;
   r->x = x;
   r->id = c->id;
+  r->created_at = c->created_at;
   r->refs = 1;
   atomic_fetch_add(&l->e->n_execs, 1);
   r->next = l->runs;

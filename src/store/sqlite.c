@@ -65,7 +65,7 @@ _Static_assert((int)ST_COUNT <= (int)SQ_SLOT_WORKFLOWS, "statement slots overlap
 #define CLAIM_COLUMNS                                                                              \
   "id, workflow_id, workflow_version, attempt, max_attempts, backoff_ms, backoff_max_ms, "         \
   "coalesce(timeout_ms, 0), lease_token, coalesce(schedule_id, 0), coalesce(scheduled_at, 0), "    \
-  "resumes, trigger_kind, trigger_data, priority, run_at"
+  "resumes, trigger_kind, trigger_data, priority, run_at, created_at"
 
 static const char *const sql_text[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT w",
@@ -1002,6 +1002,7 @@ static cf_err claim_rows(conn *c, enum stmt_id id, claim_args *a, int limit) {
     cl->trigger_data = sq_column_dup(st, 13);
     cl->priority = sqlite3_column_int(st, 14);
     cl->run_at = sqlite3_column_int64(st, 15);
+    cl->created_at = sqlite3_column_int64(st, 16);
     cl->lease_expires_at = a->now + a->lease_ms;
     if (!cl->trigger_kind || !cl->trigger_data)
       err = CF_E_NOMEM;

@@ -126,6 +126,7 @@ typedef struct store_claim {
   int32_t resumes; /* how often it was claimed again after a lost lease */
   int32_t priority;
   int64_t run_at;
+  int64_t created_at; /* when it was enqueued */
   char *trigger_kind; /* owned by the claim array */
   char *trigger_data;
 } store_claim;
