@@ -43,7 +43,8 @@ typedef struct parser {
   token tok;
   expr_error *err;
   int depth, max_depth;
-  cf_err rc; /* set by fail() so that callers can pass the code along */
+  cf_err rc;    /* set by fail() so that callers can pass the code along */
+  bool hit_end; /* an error was about running into the end of the text */
 } parser;
 
 __attribute__((format(printf, 4, 5))) static cf_err fail_at(parser *p, cf_err rc, size_t offset,
@@ -66,9 +67,11 @@ __attribute__((format(printf, 4, 5))) static cf_err fail_at(parser *p, cf_err rc
 #define fail(p, offset, ...) fail_at(p, CF_E_INVALID, offset, __VA_ARGS__)
 
 /* A short, printable view of a token for messages. */
-static const char *show_token(const parser *p, const token *t, char buf[40]) {
-  if (t->kind == T_END)
+static const char *show_token(parser *p, const token *t, char buf[40]) {
+  if (t->kind == T_END) {
+    p->hit_end = true;
     return "the end of the text";
+  }
   size_t n = t->end - t->start;
   if (n > 20)
     n = 20;
@@ -834,6 +837,11 @@ static expr_node *parse_part(parser *p, size_t open) {
     return NULL;
   }
   expr_node *e = parse_expr(p);
+  if (!e && p->hit_end && p->rc == CF_E_INVALID) {
+    /* Whatever was missing, the cause is most likely the missing "}}". */
+    p->rc = CF_OK;
+    fail(p, open, "this '{{' has no closing '}}'");
+  }
   if (!e)
     return NULL;
   if (!at_close(p)) {
