@@ -668,6 +668,7 @@ static cf_err total(expr_ctx *c, const expr_node *call, json_t *const *args, siz
                     json_t **out) {
   json_t *const *list;
   json_t *holder;
+  *out = NULL;
   cf_err rc = want_array(c, call, args, 0);
   if (rc == CF_OK)
     rc = numbers(c, call, args, 1, &list, count, &holder);
@@ -690,8 +691,8 @@ FN(sum) {
 
 FN(avg) {
   (void)nargs;
-  size_t n;
-  json_t *sum;
+  size_t n = 0;
+  json_t *sum = NULL;
   cf_err rc = total(c, call, args, &n, &sum);
   if (rc != CF_OK || n == 0) {
     json_decref(sum);

@@ -448,23 +448,38 @@ static expr_node *expect(parser *p, expr_node *n, int op, const char *what) {
   return n;
 }
 
-static expr_node *parse_call(parser *p, size_t name_at, size_t name_len) {
-  const expr_func *f = expr_func_find(p->text + name_at, name_len);
-  if (!f) {
-    fail(p, name_at, "unknown function '%.*s'", (int)(name_len > 40 ? 40 : name_len),
-         p->text + name_at);
-    return NULL;
-  }
-  expr_node *n = node_new(p, EXPR_CALL, name_at);
-  if (!n || advance(p) != CF_OK) { /* the '(' */
+/* One `key: value` member of an object literal, added to n. */
+static expr_node *parse_member(parser *p, expr_node *n) {
+  expr_node *key;
+  if (p->tok.kind == T_STRING) {
+    key = literal(p, p->tok.start, json_stringn(p->tok.s, p->tok.slen));
+  } else if (p->tok.kind == T_IDENT) {
+    key = literal(p, p->tok.start, json_stringn(p->text + p->tok.start, p->tok.end - p->tok.start));
+  } else {
+    char buf[40];
+    fail(p, p->tok.start, "expected a key (a name or a string) in the object, found %s",
+         show_token(p, &p->tok, buf));
     expr_node_free(n);
     return NULL;
   }
-  n->func = f;
-  char what[64];
-  snprintf(what, sizeof what, "after the arguments of %s", f->name);
-  while (!is_op(p, ')')) {
-    n = add_kid(p, n, parse_expr(p));
+  n = add_kid(p, n, key);
+  if (n && advance(p) != CF_OK) {
+    expr_node_free(n);
+    return NULL;
+  }
+  n = expect(p, n, ':', "after the key");
+  return n ? add_kid(p, n, parse_expr(p)) : NULL;
+}
+
+/* The items of a call, an array or an object, separated by commas (one
+ * may trail) up to `close`; the opening token is the current one. */
+static expr_node *parse_list(parser *p, expr_node *n, int close, const char *what) {
+  if (!n || advance(p) != CF_OK) {
+    expr_node_free(n);
+    return NULL;
+  }
+  while (!is_op(p, close)) {
+    n = n->kind == EXPR_OBJECT ? parse_member(p, n) : add_kid(p, n, parse_expr(p));
     if (!n)
       return NULL;
     if (!is_op(p, ','))
@@ -474,7 +489,22 @@ static expr_node *parse_call(parser *p, size_t name_at, size_t name_len) {
       return NULL;
     }
   }
-  n = expect(p, n, ')', what);
+  return expect(p, n, close, what);
+}
+
+static expr_node *parse_call(parser *p, size_t name_at, size_t name_len) {
+  const expr_func *f = expr_func_find(p->text + name_at, name_len);
+  if (!f) {
+    fail(p, name_at, "unknown function '%.*s'", (int)(name_len > 40 ? 40 : name_len),
+         p->text + name_at);
+    return NULL;
+  }
+  expr_node *n = node_new(p, EXPR_CALL, name_at);
+  if (n)
+    n->func = f;
+  char what[64];
+  snprintf(what, sizeof what, "after the arguments of %s", f->name);
+  n = parse_list(p, n, ')', what);
   if (!n)
     return NULL;
   if (n->nkids < f->min_args || n->nkids > f->max_args) {
@@ -492,67 +522,6 @@ static expr_node *parse_call(parser *p, size_t name_at, size_t name_len) {
     return NULL;
   }
   return n;
-}
-
-static expr_node *parse_array(parser *p) {
-  expr_node *n = node_new(p, EXPR_ARRAY, p->tok.start);
-  if (!n || advance(p) != CF_OK) {
-    expr_node_free(n);
-    return NULL;
-  }
-  while (!is_op(p, ']')) {
-    n = add_kid(p, n, parse_expr(p));
-    if (!n)
-      return NULL;
-    if (!is_op(p, ','))
-      break;
-    if (advance(p) != CF_OK) {
-      expr_node_free(n);
-      return NULL;
-    }
-  }
-  return expect(p, n, ']', "after the items of an array");
-}
-
-static expr_node *parse_object(parser *p) {
-  expr_node *n = node_new(p, EXPR_OBJECT, p->tok.start);
-  if (!n || advance(p) != CF_OK) {
-    expr_node_free(n);
-    return NULL;
-  }
-  while (!is_op(p, '}')) {
-    expr_node *key;
-    if (p->tok.kind == T_STRING) {
-      key = literal(p, p->tok.start, json_stringn(p->tok.s, p->tok.slen));
-    } else if (p->tok.kind == T_IDENT) {
-      key =
-          literal(p, p->tok.start, json_stringn(p->text + p->tok.start, p->tok.end - p->tok.start));
-    } else {
-      char buf[40];
-      fail(p, p->tok.start, "expected a key (a name or a string) in the object, found %s",
-           show_token(p, &p->tok, buf));
-      expr_node_free(n);
-      return NULL;
-    }
-    n = add_kid(p, n, key);
-    if (!n || advance(p) != CF_OK) {
-      expr_node_free(n);
-      return NULL;
-    }
-    n = expect(p, n, ':', "after the key");
-    if (!n)
-      return NULL;
-    n = add_kid(p, n, parse_expr(p));
-    if (!n)
-      return NULL;
-    if (!is_op(p, ','))
-      break;
-    if (advance(p) != CF_OK) {
-      expr_node_free(n);
-      return NULL;
-    }
-  }
-  return expect(p, n, '}', "after the members of an object");
 }
 
 static expr_node *parse_primary(parser *p) {
@@ -601,9 +570,9 @@ static expr_node *parse_primary(parser *p) {
       return expect(p, parse_expr(p), ')', "to close the '('");
     }
     if (t->op == '[')
-      return parse_array(p);
+      return parse_list(p, node_new(p, EXPR_ARRAY, at), ']', "after the items of an array");
     if (t->op == '{')
-      return parse_object(p);
+      return parse_list(p, node_new(p, EXPR_OBJECT, at), '}', "after the members of an object");
     break;
   case T_END: break;
   }
