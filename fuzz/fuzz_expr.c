@@ -10,7 +10,7 @@
  *  - a parse either gives a template or fails with CF_E_INVALID or
  *    CF_E_TOO_LARGE, no template, a message and a column within the text
  *    (or just past it); the outcome does not depend on whether an error is
- *    wanted;
+ *    wanted; every message is valid UTF-8;
  *  - an evaluation either gives a value or fails the same way, with no
  *    value; it is deterministic (a second run gives an equal result);
  *  - a template that is not a single expression gives a string, and a
@@ -72,6 +72,10 @@ static void check_error(cf_err rc, const expr_error *err, size_t len) {
   size_t msg = strnlen(err->message, sizeof err->message);
   CHECK(msg > 0 && msg < sizeof err->message);
   CHECK(err->column <= len + 1);
+  /* Messages end up in JSON responses: they must be UTF-8. */
+  json_t *as_json = json_string(err->message);
+  CHECK(as_json != NULL);
+  json_decref(as_json);
 }
 
 /* Evaluates; returns the value or NULL after checking the error. */

@@ -47,6 +47,7 @@ __attribute__((format(printf, 4, 0))) static cf_err vfail(expr_ctx *c, cf_err rc
     snprintf(c->err->message, sizeof c->err->message, "column %zu: %s", column, detail);
   else
     snprintf(c->err->message, sizeof c->err->message, "%s", detail);
+  expr_message_clean(c->err->message);
   return rc;
 }
 

@@ -287,9 +287,9 @@ FN(split) {
     if (sep_len == 0 && at == SIZE_MAX)
       break;
     size_t to = at == SIZE_MAX ? len : at;
-    rc = charge_elements(c, call, json_array_size(*out) + 1);
+    rc = expr_check_size(c, call->column, (json_array_size(*out) + 1) * EXPR_BYTES_PER_ELEMENT);
     if (rc == CF_OK)
-      rc = expr_step(c, call->column, (to - from) / EXPR_BYTES_PER_STEP);
+      rc = expr_step(c, call->column, 1 + (to - from) / EXPR_BYTES_PER_STEP);
     if (rc == CF_OK)
       rc = push(c, out, json_stringn_nocheck(s + from, to - from));
     if (at == SIZE_MAX)

@@ -61,6 +61,7 @@ __attribute__((format(printf, 4, 5))) static cf_err fail_at(parser *p, cf_err rc
   va_end(ap);
   p->err->column = offset + 1;
   snprintf(p->err->message, sizeof p->err->message, "column %zu: %s", offset + 1, detail);
+  expr_message_clean(p->err->message);
   return rc;
 }
 
@@ -730,8 +731,7 @@ bool expr_text_has_template(const char *text, size_t len) {
   return false;
 }
 
-/* Offset of the first byte that is not well-formed UTF-8, or len. */
-static size_t utf8_invalid_at(const char *s, size_t len) {
+size_t expr_utf8_invalid_at(const char *s, size_t len) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
   while (i < len) {
@@ -762,6 +762,12 @@ static size_t utf8_invalid_at(const char *s, size_t len) {
     i += need + 1;
   }
   return len;
+}
+
+void expr_message_clean(char *msg) {
+  size_t len = strlen(msg), at;
+  while ((at = expr_utf8_invalid_at(msg, len)) < len)
+    msg[at] = '?';
 }
 
 void expr_tmpl_free(expr_tmpl *t) {
@@ -851,7 +857,7 @@ cf_err expr_tmpl_parse(const char *text, size_t len, const expr_limits *lim, exp
                max_text);
     return CF_E_TOO_LARGE;
   }
-  size_t bad = utf8_invalid_at(text, len);
+  size_t bad = expr_utf8_invalid_at(text, len);
   if (bad < len)
     return fail(&p, bad, "the text is not valid UTF-8");
   expr_tmpl *t = calloc(1, sizeof *t);
