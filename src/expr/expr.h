@@ -57,9 +57,9 @@ typedef struct expr_env {
    * or NULL when it has none (then it evaluates to null). */
   json_t *(*lookup)(void *ctx, const char *name);
   void *ctx;
-  int64_t now_ms;          /* what now() returns: ms since the epoch, UTC */
-  tz_db *tz;               /* zones for format_time; NULL = UTC only */
-  const expr_limits *lim;  /* NULL = defaults */
+  int64_t now_ms;         /* what now() returns: ms since the epoch, UTC */
+  tz_db *tz;              /* zones for format_time; NULL = UTC only */
+  const expr_limits *lim; /* NULL = defaults */
 } expr_env;
 
 typedef struct expr_tmpl expr_tmpl;
@@ -110,11 +110,9 @@ typedef struct expr_json expr_json;
  * "nodes[2].params.headers.Accept") and compilation goes on, so that all
  * problems are found; the result is then CF_E_INVALID and *out NULL.
  */
-CF_MUST_CHECK cf_err expr_json_compile(const json_t *value, const char *path,
-                                       const expr_limits *lim,
-                                       void (*on_error)(void *ctx, const char *path,
-                                                        const expr_error *e),
-                                       void *ctx, expr_json **out);
+CF_MUST_CHECK cf_err expr_json_compile(
+    const json_t *value, const char *path, const expr_limits *lim,
+    void (*on_error)(void *ctx, const char *path, const expr_error *e), void *ctx, expr_json **out);
 void expr_json_free(expr_json *j);
 
 /* Evaluates to a new JSON value (new reference). On error *err says what

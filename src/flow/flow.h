@@ -77,19 +77,19 @@ typedef struct flow_edge {
 
 typedef struct flow_node {
   char *id;
-  char *name;          /* "" when not given */
+  char *name; /* "" when not given */
   flow_node_type type;
   char *action;        /* FLOW_ACTION: the action's name; else NULL */
   json_t *params;      /* the raw params object (never NULL; {} when absent) */
   expr_json *compiled; /* params compiled as templates */
   flow_retry retry;
-  int64_t timeout_ms;  /* 0 = none */
+  int64_t timeout_ms; /* 0 = none */
   flow_on_error on_error;
-  bool disabled;       /* "disabled": true — passed through without running */
-  int *out, n_out;     /* edge indexes leaving this node, in document order */
-  int *in, n_in;       /* edge indexes entering it */
-  int loop;            /* index of the loop whose body holds it, -1 = top level */
-  int depth;           /* loops around it: 0 at top level */
+  bool disabled;   /* "disabled": true — passed through without running */
+  int *out, n_out; /* edge indexes leaving this node, in document order */
+  int *in, n_in;   /* edge indexes entering it */
+  int loop;        /* index of the loop whose body holds it, -1 = top level */
+  int depth;       /* loops around it: 0 at top level */
   /* FLOW_LOOP only: the body's nodes that have no edge leaving them (the
    * iteration's result is taken from them), as node indexes. */
   int *body_sinks, n_body_sinks;
@@ -111,10 +111,10 @@ typedef struct flow {
 
 /* Limits on a definition. Zero fields take the defaults. */
 typedef struct flow_limits {
-  size_t max_bytes;      /* 0 = 1 MiB */
-  int max_nodes;         /* 0 = 500 */
-  int max_edges;         /* 0 = 2000 */
-  int max_json_depth;    /* nesting of the JSON document; 0 = 32 */
+  size_t max_bytes;   /* 0 = 1 MiB */
+  int max_nodes;      /* 0 = 500 */
+  int max_edges;      /* 0 = 2000 */
+  int max_json_depth; /* nesting of the JSON document; 0 = 32 */
   const expr_limits *expr;
 } flow_limits;
 

@@ -211,12 +211,10 @@ static void check_action_params(flow_check *c, const flow_node *n, const char *p
 
 /* ------------------------------------------------------------ templates */
 
+/* expr's messages name their column ("column 5: …") already. */
 static void on_template_error(void *ctx, const char *path, const expr_error *e) {
   flow_check *c = ctx;
-  if (e->column)
-    flow_problem_add(c->problems, path, "column %zu: %s", e->column, e->message);
-  else
-    flow_problem_add(c->problems, path, "%s", e->message);
+  flow_problem_add(c->problems, path, "%s", e->message);
 }
 
 typedef struct ref_walk {

@@ -314,8 +314,7 @@ static void test_size_limit(void **state) {
   char *big = malloc(len);
   memset(big, ' ', len);
   memcpy(big, "{\"name\": \"x\"}", 13);
-  expect_problem(big, len, NULL, CF_E_TOO_LARGE, "",
-                 "the definition is 2 MB; the limit is 1 MB");
+  expect_problem(big, len, NULL, CF_E_TOO_LARGE, "", "the definition is 2 MB; the limit is 1 MB");
   expect_problem(big, 1100000, NULL, CF_E_TOO_LARGE, "",
                  "the definition is 1100000 bytes; the limit is 1048576 bytes");
   flow_limits lim = {.max_bytes = 1000};
@@ -341,7 +340,7 @@ static void test_nesting_limit(void **state) {
   char *text = malloc(60000);
   int n = sprintf(text, "{\"name\": \"\\\"[[[[\", \"nodes\": [{\"id\": \"t\", \"type\": "
                         "\"trigger\", \"params\": {\"s\": \"");
-  memset(text + n, '{', 50000);
+  memset(text + n, '[', 50000);
   n += 50000;
   n += sprintf(text + n, "\"}}]}");
   flow *f = parse_ok("brackets in strings", text);
@@ -363,8 +362,9 @@ static void test_nesting_limit(void **state) {
 static char *chain(int n, int extra_edges) {
   size_t cap = 256 + (size_t)(n + extra_edges) * 160;
   char *s = malloc(cap);
-  size_t len = (size_t)snprintf(s, cap, "{\"name\": \"chain\", \"nodes\": [{\"id\": \"n0\", "
-                                        "\"type\": \"trigger\"}");
+  size_t len = (size_t)snprintf(s, cap,
+                                "{\"name\": \"chain\", \"nodes\": [{\"id\": \"n0\", "
+                                "\"type\": \"trigger\"}");
   for (int i = 1; i < n; i++)
     len += (size_t)snprintf(s + len, cap - len,
                             ", {\"id\": \"n%d\", \"type\": \"action\", \"action\": "
@@ -411,8 +411,9 @@ static void test_many_problems_capped(void **state) {
   /* 300 nodes, each with three problems. */
   size_t cap = 300 * 100 + 200, len = 0;
   char *s = malloc(cap);
-  len += (size_t)snprintf(s, cap, "{\"name\": \"\", \"nodes\": [{\"id\": \"t\", \"type\": "
-                                  "\"trigger\"}");
+  len += (size_t)snprintf(s, cap,
+                          "{\"name\": \"\", \"nodes\": [{\"id\": \"t\", \"type\": "
+                          "\"trigger\"}");
   for (int i = 0; i < 300; i++)
     len += (size_t)snprintf(s + len, cap - len, ", {\"id\": \"bad id %d\", \"type\": \"act\"}", i);
   snprintf(s + len, cap - len, "]}");
@@ -512,11 +513,11 @@ static void test_deterministic(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_valid_cases),      cmocka_unit_test(test_invalid_cases),
-      cmocka_unit_test(test_example_in_detail), cmocka_unit_test(test_size_limit),
-      cmocka_unit_test(test_nesting_limit),    cmocka_unit_test(test_count_limits),
+      cmocka_unit_test(test_valid_cases),          cmocka_unit_test(test_invalid_cases),
+      cmocka_unit_test(test_example_in_detail),    cmocka_unit_test(test_size_limit),
+      cmocka_unit_test(test_nesting_limit),        cmocka_unit_test(test_count_limits),
       cmocka_unit_test(test_many_problems_capped), cmocka_unit_test(test_problem_text),
-      cmocka_unit_test(test_names_and_null),   cmocka_unit_test(test_deterministic),
+      cmocka_unit_test(test_names_and_null),       cmocka_unit_test(test_deterministic),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
