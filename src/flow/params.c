@@ -289,6 +289,8 @@ static void compile_templates(flow_check *c, flow_node *n, const char *path) {
   if (rc != CF_OK) {
     if (flow_check_count(c) == before)
       flow_problem_add(c->problems, path, "the templates do not compile: %s", cf_strerror(rc));
+    /* The strings that did compile may still name missing nodes. */
+    locate_missing(c, n->params, path);
     return;
   }
   ref_walk w = {c, path, 0, false};
