@@ -109,7 +109,8 @@ static flow *parse_ok(const char *name, const char *text) {
 
 /* ------------------------------------------------------------ valid cases */
 
-static void append(char **buf, size_t *len, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static void append(char **buf, size_t *len, const char *fmt,
+                                                         ...) {
   char line[512];
   va_list ap;
   va_start(ap, fmt);
