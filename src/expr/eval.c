@@ -47,6 +47,7 @@ __attribute__((format(printf, 4, 0))) static cf_err vfail(expr_ctx *c, cf_err rc
     snprintf(c->err->message, sizeof c->err->message, "column %zu: %s", column, detail);
   else
     snprintf(c->err->message, sizeof c->err->message, "%s", detail);
+  expr_message_clean(c->err->message);
   return rc;
 }
 
@@ -638,43 +639,28 @@ static cf_err eval_index(expr_ctx *c, const expr_node *n, json_t **out) {
   return rc;
 }
 
-static cf_err eval_array(expr_ctx *c, const expr_node *n, json_t **out) {
-  cf_err rc = expr_check_size(c, n->column, n->nkids * EXPR_BYTES_PER_ELEMENT);
-  json_t *a = rc == CF_OK ? json_array() : NULL;
-  if (rc == CF_OK && !a)
+/* Array literals; object literals, whose kids alternate key and value. */
+static cf_err eval_literal_container(expr_ctx *c, const expr_node *n, json_t **out) {
+  bool object = n->kind == EXPR_OBJECT;
+  size_t stride = object ? 2 : 1;
+  cf_err rc = expr_check_size(c, n->column, n->nkids / stride * EXPR_BYTES_PER_ELEMENT);
+  json_t *r = rc != CF_OK ? NULL : object ? json_object() : json_array();
+  if (rc == CF_OK && !r)
     rc = expr_nomem(c);
-  for (size_t i = 0; i < n->nkids && rc == CF_OK; i++) {
+  for (size_t i = stride - 1; i < n->nkids && rc == CF_OK; i += stride) {
     json_t *v;
+    const json_t *key = object ? n->kids[i - 1]->value : NULL;
     rc = expr_eval_node(c, n->kids[i], &v);
-    if (rc == CF_OK && json_array_append_new(a, v))
-      rc = expr_nomem(c);
-  }
-  if (rc != CF_OK) {
-    json_decref(a);
-    return rc;
-  }
-  *out = a;
-  return CF_OK;
-}
-
-static cf_err eval_object(expr_ctx *c, const expr_node *n, json_t **out) {
-  cf_err rc = expr_check_size(c, n->column, n->nkids / 2 * EXPR_BYTES_PER_ELEMENT);
-  json_t *o = rc == CF_OK ? json_object() : NULL;
-  if (rc == CF_OK && !o)
-    rc = expr_nomem(c);
-  for (size_t i = 0; i + 1 < n->nkids && rc == CF_OK; i += 2) {
-    json_t *v;
-    const json_t *key = n->kids[i]->value;
-    rc = expr_eval_node(c, n->kids[i + 1], &v);
     if (rc == CF_OK &&
-        json_object_setn_new_nocheck(o, json_string_value(key), json_string_length(key), v))
+        (key ? json_object_setn_new_nocheck(r, json_string_value(key), json_string_length(key), v)
+             : json_array_append_new(r, v)))
       rc = expr_nomem(c);
   }
   if (rc != CF_OK) {
-    json_decref(o);
+    json_decref(r);
     return rc;
   }
-  *out = o;
+  *out = r;
   return CF_OK;
 }
 
@@ -727,8 +713,8 @@ cf_err expr_eval_node(expr_ctx *c, const expr_node *n, json_t **out) {
     json_decref(cond);
     return expr_eval_node(c, n->kids[yes ? 1 : 2], out);
   }
-  case EXPR_ARRAY: return eval_array(c, n, out);
-  case EXPR_OBJECT: return eval_object(c, n, out);
+  case EXPR_ARRAY:
+  case EXPR_OBJECT: return eval_literal_container(c, n, out);
   case EXPR_CALL: return eval_call(c, n, out);
   }
   return expr_fail(c, n->column, "unknown kind of expression");

@@ -108,6 +108,11 @@ typedef struct expr_buf {
 } expr_buf;
 
 /* ---- parse.c */
+/* Offset of the first byte that is not well-formed UTF-8, or len. */
+size_t expr_utf8_invalid_at(const char *s, size_t len);
+/* Replaces the bytes of a message that are not UTF-8 (a quote of the
+ * input cut mid-character) with '?', so that it fits in JSON. */
+void expr_message_clean(char *msg);
 const expr_func *expr_func_find(const char *name, size_t len);
 void expr_node_free(expr_node *n);
 /* expr_tmpl_node_refs that says whether fn asked to stop (false). */

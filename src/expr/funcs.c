@@ -287,9 +287,9 @@ FN(split) {
     if (sep_len == 0 && at == SIZE_MAX)
       break;
     size_t to = at == SIZE_MAX ? len : at;
-    rc = charge_elements(c, call, json_array_size(*out) + 1);
+    rc = expr_check_size(c, call->column, (json_array_size(*out) + 1) * EXPR_BYTES_PER_ELEMENT);
     if (rc == CF_OK)
-      rc = expr_step(c, call->column, (to - from) / EXPR_BYTES_PER_STEP);
+      rc = expr_step(c, call->column, 1 + (to - from) / EXPR_BYTES_PER_STEP);
     if (rc == CF_OK)
       rc = push(c, out, json_stringn_nocheck(s + from, to - from));
     if (at == SIZE_MAX)
@@ -668,6 +668,7 @@ static cf_err total(expr_ctx *c, const expr_node *call, json_t *const *args, siz
                     json_t **out) {
   json_t *const *list;
   json_t *holder;
+  *out = NULL;
   cf_err rc = want_array(c, call, args, 0);
   if (rc == CF_OK)
     rc = numbers(c, call, args, 1, &list, count, &holder);
@@ -690,8 +691,8 @@ FN(sum) {
 
 FN(avg) {
   (void)nargs;
-  size_t n;
-  json_t *sum;
+  size_t n = 0;
+  json_t *sum = NULL;
   cf_err rc = total(c, call, args, &n, &sum);
   if (rc != CF_OK || n == 0) {
     json_decref(sum);

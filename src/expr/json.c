@@ -5,10 +5,11 @@
  *
  * The compiled form mirrors the value: containers, compiled templates, and
  * constants (every scalar that is not a template, kept by reference to the
- * original). Evaluation builds fresh arrays and objects, so a caller may
- * change the result freely, and shares the constant scalars (json_incref),
- * which nobody changes. Each template is evaluated with its own budget.
- * Object keys are never templates. Every node knows its path
+ * original). Evaluation builds fresh arrays and objects for the value's
+ * own containers and shares the constant scalars (json_incref); what a
+ * template yields may be shared with the environment, so results are
+ * read-only to callers, as in expr_tmpl_eval. Each template is evaluated
+ * with its own budget. Object keys are never templates. Every node knows its path
  * ("params.headers.Accept", "params[\"a b\"]", "params.list[3]") for error
  * messages. Compiled values are immutable and may be evaluated by many
  * threads at once.

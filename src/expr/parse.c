@@ -43,7 +43,8 @@ typedef struct parser {
   token tok;
   expr_error *err;
   int depth, max_depth;
-  cf_err rc; /* set by fail() so that callers can pass the code along */
+  cf_err rc;    /* set by fail() so that callers can pass the code along */
+  bool hit_end; /* an error was about running into the end of the text */
 } parser;
 
 __attribute__((format(printf, 4, 5))) static cf_err fail_at(parser *p, cf_err rc, size_t offset,
@@ -60,15 +61,18 @@ __attribute__((format(printf, 4, 5))) static cf_err fail_at(parser *p, cf_err rc
   va_end(ap);
   p->err->column = offset + 1;
   snprintf(p->err->message, sizeof p->err->message, "column %zu: %s", offset + 1, detail);
+  expr_message_clean(p->err->message);
   return rc;
 }
 
 #define fail(p, offset, ...) fail_at(p, CF_E_INVALID, offset, __VA_ARGS__)
 
 /* A short, printable view of a token for messages. */
-static const char *show_token(const parser *p, const token *t, char buf[40]) {
-  if (t->kind == T_END)
+static const char *show_token(parser *p, const token *t, char buf[40]) {
+  if (t->kind == T_END) {
+    p->hit_end = true;
     return "the end of the text";
+  }
   size_t n = t->end - t->start;
   if (n > 20)
     n = 20;
@@ -445,23 +449,38 @@ static expr_node *expect(parser *p, expr_node *n, int op, const char *what) {
   return n;
 }
 
-static expr_node *parse_call(parser *p, size_t name_at, size_t name_len) {
-  const expr_func *f = expr_func_find(p->text + name_at, name_len);
-  if (!f) {
-    fail(p, name_at, "unknown function '%.*s'", (int)(name_len > 40 ? 40 : name_len),
-         p->text + name_at);
-    return NULL;
-  }
-  expr_node *n = node_new(p, EXPR_CALL, name_at);
-  if (!n || advance(p) != CF_OK) { /* the '(' */
+/* One `key: value` member of an object literal, added to n. */
+static expr_node *parse_member(parser *p, expr_node *n) {
+  expr_node *key;
+  if (p->tok.kind == T_STRING) {
+    key = literal(p, p->tok.start, json_stringn(p->tok.s, p->tok.slen));
+  } else if (p->tok.kind == T_IDENT) {
+    key = literal(p, p->tok.start, json_stringn(p->text + p->tok.start, p->tok.end - p->tok.start));
+  } else {
+    char buf[40];
+    fail(p, p->tok.start, "expected a key (a name or a string) in the object, found %s",
+         show_token(p, &p->tok, buf));
     expr_node_free(n);
     return NULL;
   }
-  n->func = f;
-  char what[64];
-  snprintf(what, sizeof what, "after the arguments of %s", f->name);
-  while (!is_op(p, ')')) {
-    n = add_kid(p, n, parse_expr(p));
+  n = add_kid(p, n, key);
+  if (n && advance(p) != CF_OK) {
+    expr_node_free(n);
+    return NULL;
+  }
+  n = expect(p, n, ':', "after the key");
+  return n ? add_kid(p, n, parse_expr(p)) : NULL;
+}
+
+/* The items of a call, an array or an object, separated by commas (one
+ * may trail) up to `close`; the opening token is the current one. */
+static expr_node *parse_list(parser *p, expr_node *n, int close, const char *what) {
+  if (!n || advance(p) != CF_OK) {
+    expr_node_free(n);
+    return NULL;
+  }
+  while (!is_op(p, close)) {
+    n = n->kind == EXPR_OBJECT ? parse_member(p, n) : add_kid(p, n, parse_expr(p));
     if (!n)
       return NULL;
     if (!is_op(p, ','))
@@ -471,7 +490,22 @@ static expr_node *parse_call(parser *p, size_t name_at, size_t name_len) {
       return NULL;
     }
   }
-  n = expect(p, n, ')', what);
+  return expect(p, n, close, what);
+}
+
+static expr_node *parse_call(parser *p, size_t name_at, size_t name_len) {
+  const expr_func *f = expr_func_find(p->text + name_at, name_len);
+  if (!f) {
+    fail(p, name_at, "unknown function '%.*s'", (int)(name_len > 40 ? 40 : name_len),
+         p->text + name_at);
+    return NULL;
+  }
+  expr_node *n = node_new(p, EXPR_CALL, name_at);
+  if (n)
+    n->func = f;
+  char what[64];
+  snprintf(what, sizeof what, "after the arguments of %s", f->name);
+  n = parse_list(p, n, ')', what);
   if (!n)
     return NULL;
   if (n->nkids < f->min_args || n->nkids > f->max_args) {
@@ -489,67 +523,6 @@ static expr_node *parse_call(parser *p, size_t name_at, size_t name_len) {
     return NULL;
   }
   return n;
-}
-
-static expr_node *parse_array(parser *p) {
-  expr_node *n = node_new(p, EXPR_ARRAY, p->tok.start);
-  if (!n || advance(p) != CF_OK) {
-    expr_node_free(n);
-    return NULL;
-  }
-  while (!is_op(p, ']')) {
-    n = add_kid(p, n, parse_expr(p));
-    if (!n)
-      return NULL;
-    if (!is_op(p, ','))
-      break;
-    if (advance(p) != CF_OK) {
-      expr_node_free(n);
-      return NULL;
-    }
-  }
-  return expect(p, n, ']', "after the items of an array");
-}
-
-static expr_node *parse_object(parser *p) {
-  expr_node *n = node_new(p, EXPR_OBJECT, p->tok.start);
-  if (!n || advance(p) != CF_OK) {
-    expr_node_free(n);
-    return NULL;
-  }
-  while (!is_op(p, '}')) {
-    expr_node *key;
-    if (p->tok.kind == T_STRING) {
-      key = literal(p, p->tok.start, json_stringn(p->tok.s, p->tok.slen));
-    } else if (p->tok.kind == T_IDENT) {
-      key =
-          literal(p, p->tok.start, json_stringn(p->text + p->tok.start, p->tok.end - p->tok.start));
-    } else {
-      char buf[40];
-      fail(p, p->tok.start, "expected a key (a name or a string) in the object, found %s",
-           show_token(p, &p->tok, buf));
-      expr_node_free(n);
-      return NULL;
-    }
-    n = add_kid(p, n, key);
-    if (!n || advance(p) != CF_OK) {
-      expr_node_free(n);
-      return NULL;
-    }
-    n = expect(p, n, ':', "after the key");
-    if (!n)
-      return NULL;
-    n = add_kid(p, n, parse_expr(p));
-    if (!n)
-      return NULL;
-    if (!is_op(p, ','))
-      break;
-    if (advance(p) != CF_OK) {
-      expr_node_free(n);
-      return NULL;
-    }
-  }
-  return expect(p, n, '}', "after the members of an object");
 }
 
 static expr_node *parse_primary(parser *p) {
@@ -598,9 +571,9 @@ static expr_node *parse_primary(parser *p) {
       return expect(p, parse_expr(p), ')', "to close the '('");
     }
     if (t->op == '[')
-      return parse_array(p);
+      return parse_list(p, node_new(p, EXPR_ARRAY, at), ']', "after the items of an array");
     if (t->op == '{')
-      return parse_object(p);
+      return parse_list(p, node_new(p, EXPR_OBJECT, at), '}', "after the members of an object");
     break;
   case T_END: break;
   }
@@ -758,8 +731,7 @@ bool expr_text_has_template(const char *text, size_t len) {
   return false;
 }
 
-/* Offset of the first byte that is not well-formed UTF-8, or len. */
-static size_t utf8_invalid_at(const char *s, size_t len) {
+size_t expr_utf8_invalid_at(const char *s, size_t len) {
   const unsigned char *u = (const unsigned char *)s;
   size_t i = 0;
   while (i < len) {
@@ -790,6 +762,12 @@ static size_t utf8_invalid_at(const char *s, size_t len) {
     i += need + 1;
   }
   return len;
+}
+
+void expr_message_clean(char *msg) {
+  size_t len = strlen(msg), at;
+  while ((at = expr_utf8_invalid_at(msg, len)) < len)
+    msg[at] = '?';
 }
 
 void expr_tmpl_free(expr_tmpl *t) {
@@ -834,6 +812,11 @@ static expr_node *parse_part(parser *p, size_t open) {
     return NULL;
   }
   expr_node *e = parse_expr(p);
+  if (!e && p->hit_end && p->rc == CF_E_INVALID) {
+    /* Whatever was missing, the cause is most likely the missing "}}". */
+    p->rc = CF_OK;
+    fail(p, open, "this '{{' has no closing '}}'");
+  }
   if (!e)
     return NULL;
   if (!at_close(p)) {
@@ -874,7 +857,7 @@ cf_err expr_tmpl_parse(const char *text, size_t len, const expr_limits *lim, exp
                max_text);
     return CF_E_TOO_LARGE;
   }
-  size_t bad = utf8_invalid_at(text, len);
+  size_t bad = expr_utf8_invalid_at(text, len);
   if (bad < len)
     return fail(&p, bad, "the text is not valid UTF-8");
   expr_tmpl *t = calloc(1, sizeof *t);
