@@ -136,7 +136,7 @@ FUZZ      := $(BUILD)/fuzz
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined
 # The fuzz targets exercise the pure modules only; linking the rest would
 # add its libraries for nothing.
-FUZZ_LIB_SRC := $(filter src/base/% src/cron/% src/tz/% src/expr/%,$(LIB_SRC))
+FUZZ_LIB_SRC := $(filter src/base/% src/cron/% src/tz/% src/expr/% src/flow/%,$(LIB_SRC))
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ)/obj/%.o)
 FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(FUZZ)/%)
 

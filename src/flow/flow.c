@@ -95,16 +95,40 @@ static bool is_name_char(unsigned char ch) {
          ch == '_' || ch == '-';
 }
 
+/* Paths grow in place and are cut at FLOW_PATH_MAX bytes. */
+static void path_start(char *buf, const char *parent) {
+  if (buf == parent)
+    return;
+  size_t n = strnlen(parent, FLOW_PATH_MAX - 1);
+  memmove(buf, parent, n);
+  buf[n] = '\0';
+}
+
+static void path_append(char *buf, const char *text) {
+  size_t used = strnlen(buf, FLOW_PATH_MAX - 1), add = strlen(text);
+  if (add > FLOW_PATH_MAX - 1 - used)
+    add = FLOW_PATH_MAX - 1 - used;
+  memcpy(buf + used, text, add);
+  buf[used + add] = '\0';
+  trim_utf8(buf);
+}
+
 void flow_path_index(char *buf, const char *parent, size_t i) {
-  snprintf(buf, FLOW_PATH_MAX, "%s[%zu]", parent, i);
+  char index[32];
+  snprintf(index, sizeof index, "[%zu]", i);
+  path_start(buf, parent);
+  path_append(buf, index);
 }
 
 void flow_path_key(char *buf, const char *parent, const char *key) {
-  bool plain = key[0] != '\0';
+  /* The same rule as expr's paths: identifiers plain, the rest quoted. */
+  bool plain = key[0] != '\0' && key[0] != '-' && !(key[0] >= '0' && key[0] <= '9');
   for (const char *k = key; *k && plain; k++)
-    plain = is_name_char((unsigned char)*k);
+    plain = is_name_char((unsigned char)*k) && *k != '-';
+  path_start(buf, parent);
   if (plain) {
-    snprintf(buf, FLOW_PATH_MAX, "%s%s%s", parent, parent[0] ? "." : "", key);
+    path_append(buf, buf[0] ? "." : "");
+    path_append(buf, key);
     return;
   }
   char shown[64];
@@ -113,7 +137,9 @@ void flow_path_key(char *buf, const char *parent, const char *key) {
   for (char *s = shown; *s; s++)
     if (*s == '"' || *s == '\\')
       *s = '?';
-  snprintf(buf, FLOW_PATH_MAX, "%s[\"%s\"]", parent, shown);
+  path_append(buf, "[\"");
+  path_append(buf, shown);
+  path_append(buf, "\"]");
 }
 
 const char *flow_show(const char *s, char buf[64]) {

@@ -91,12 +91,14 @@ typedef struct flow_node {
   int loop;        /* index of the loop whose body holds it, -1 = top level */
   int depth;       /* loops around it: 0 at top level */
   /* FLOW_LOOP only: the body's nodes that have no edge leaving them (the
-   * iteration's result is taken from them), as node indexes. */
+   * iteration's result is taken from them), as node indexes in document
+   * order. Only nodes directly in this body count (node.loop == this
+   * loop): a nested loop is a sink when nothing follows its `done`. */
   int *body_sinks, n_body_sinks;
 } flow_node;
 
 typedef struct flow {
-  char *name, *description;
+  char *name, *description; /* description: "" when not given */
   json_t *vars;       /* object, never NULL */
   json_t *settings;   /* object, never NULL */
   int64_t timeout_ms; /* settings.timeout_ms; 0 = none */

@@ -59,11 +59,12 @@ const char *flow_suggest(const char *s, const char *const *words, size_t n, char
 /* The same over node ids. */
 const char *flow_suggest_node(const flow_check *c, const char *s, char *buf, size_t cap);
 
-/* parent + "[i]". */
+/* parent + "[i]". In both path functions buf may be parent itself. */
 void flow_path_index(char *buf, const char *parent, size_t i);
 
 /* parent + ".key" (just "key" when parent is empty); keys that are not
- * plain names (letters, digits, _ and -) are written ["key"]. */
+ * identifiers (a letter or _, then letters, digits and _) are written
+ * ["key"], as expr writes the paths of templates. */
 void flow_path_key(char *buf, const char *parent, const char *key);
 
 /* User text made safe to quote in a message: at most about 40 bytes, cut

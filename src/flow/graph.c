@@ -288,11 +288,82 @@ static void check_reachable(flow_check *c, const graph *g, int *queue, unsigned 
     }
 }
 
+/* True when some edge into v comes from a node of in_b. */
+static bool entered_from(const flow_check *c, const graph *g, int v, const unsigned char *in_b) {
+  for (int a = g->in_start[v]; a < g->in_start[v + 1]; a++)
+    if (in_b[c->from[g->in_list[a]]])
+      return true;
+  return false;
+}
+
+/* Reports the edges that break the body of loop L: in_c is what its each
+ * edges reach, in_b the part of it entered only from inside. A node
+ * reached both from the body and from what runs after the loop (its done
+ * and error edges onwards) is after the loop: the body's edge to it leads
+ * out. A node entered from anywhere else is entered from outside: that
+ * edge is the wrong one. Each edge is reported once over all loops. */
+static void blame_body(flow_check *c, const graph *g, int L, const unsigned char *in_c,
+                       const unsigned char *in_b, unsigned char *blamed) {
+  int n = g->n;
+  unsigned char *after = calloc((size_t)n + 1, 1);
+  int *queue = malloc(((size_t)n + 1) * sizeof *queue);
+  if (!after || !queue) {
+    c->nomem = true;
+    free(after);
+    free(queue);
+    return;
+  }
+  int n_queue = 0;
+  after[L] = 1;
+  for (int a = g->out_start[L]; a < g->out_start[L + 1]; a++) {
+    int k = g->out_list[a];
+    if (c->when[k] != FLOW_WHEN_EACH && !after[c->to[k]]) {
+      after[c->to[k]] = 1;
+      queue[n_queue++] = c->to[k];
+    }
+  }
+  (void)reach(c, g, queue, n_queue, after);
+  char path[FLOW_PATH_MAX], shown[64];
+  const char *loop_id = flow_show(c->ids[L], shown);
+  enum { FINE, LEADS_OUT, FROM_OUTSIDE, BACK_IN };
+  for (int k = 0; k < c->f->n_edges; k++) {
+    int u = c->from[k], v = c->to[k], kind = FINE;
+    if (in_b[u] && !in_b[v] && after[v])
+      kind = LEADS_OUT;
+    else if (in_c[u] || !in_c[v] || (u == L && c->when[k] == FLOW_WHEN_EACH))
+      kind = FINE;
+    else if (!after[u])
+      kind = FROM_OUTSIDE;
+    else if (!entered_from(c, g, v, in_b))
+      kind = BACK_IN;
+    if (kind == FINE || blamed[k])
+      continue;
+    blamed[k] = 1;
+    flow_path_index(path, "edges", (size_t)k);
+    if (kind == LEADS_OUT)
+      flow_problem_add(c->problems, path,
+                       "leads out of the body of loop '%s'; continue after a loop from its "
+                       "\"done\" edge",
+                       loop_id);
+    else if (kind == FROM_OUTSIDE)
+      flow_problem_add(c->problems, path,
+                       "enters the body of loop '%s' from outside; only the loop's \"each\" "
+                       "edges lead into it",
+                       loop_id);
+    else
+      flow_problem_add(c->problems, path,
+                       "leads into the body of loop '%s', which only its \"each\" edges enter",
+                       loop_id);
+  }
+  free(after);
+  free(queue);
+}
+
 /* The body of loop L: its nodes in document order into body (room for 2n
  * entries) and how many, or -1 when it is not closed (problems reported).
  * in_c and in_b are scratch space of n bytes. */
 static int loop_body(flow_check *c, const graph *g, int L, int *body, unsigned char *in_c,
-                     unsigned char *in_b) {
+                     unsigned char *in_b, unsigned char *blamed) {
   int n = g->n, count = 0;
   memset(in_c, 0, (size_t)n);
   for (int a = g->out_start[L]; a < g->out_start[L + 1]; a++) {
@@ -335,38 +406,7 @@ static int loop_body(flow_check *c, const graph *g, int L, int *body, unsigned c
         body[m++] = v;
     return m;
   }
-  char path[FLOW_PATH_MAX], shown[64];
-  const char *loop_id = flow_show(c->ids[L], shown);
-  for (int k = 0; k < c->f->n_edges; k++) {
-    int u = c->from[k], v = c->to[k];
-    if (in_b[u] && !in_b[v]) {
-      flow_path_index(path, "edges", (size_t)k);
-      flow_problem_add(c->problems, path,
-                       "leads out of the body of loop '%s'; continue after a loop from its "
-                       "\"done\" edge",
-                       loop_id);
-    }
-  }
-  for (int k = 0; k < c->f->n_edges; k++) {
-    int u = c->from[k], v = c->to[k];
-    if (in_c[u] || !in_c[v] || (u == L && c->when[k] == FLOW_WHEN_EACH))
-      continue;
-    bool explained = false;
-    for (int a = g->in_start[v]; a < g->in_start[v + 1] && !explained; a++)
-      explained = in_b[c->from[g->in_list[a]]];
-    if (explained)
-      continue;
-    flow_path_index(path, "edges", (size_t)k);
-    if (u == L)
-      flow_problem_add(c->problems, path,
-                       "leads into the body of loop '%s', which only its \"each\" edges enter",
-                       loop_id);
-    else
-      flow_problem_add(c->problems, path,
-                       "enters the body of loop '%s' from outside; only the loop's \"each\" "
-                       "edges lead into its body",
-                       loop_id);
-  }
+  blame_body(c, g, L, in_c, in_b, blamed);
   return -1;
 }
 
@@ -377,10 +417,12 @@ static void check_loops(flow_check *c, const graph *g, unsigned char *in_c, unsi
   int n = g->n;
   int **bodies = calloc((size_t)n, sizeof *bodies);
   int *sizes = calloc((size_t)n, sizeof *sizes);
-  if (!bodies || !sizes) {
+  unsigned char *blamed = calloc((size_t)f->n_edges + 1, 1);
+  if (!bodies || !sizes || !blamed) {
     c->nomem = true;
     free(bodies);
     free(sizes);
+    free(blamed);
     return;
   }
   bool closed = true;
@@ -392,7 +434,7 @@ static void check_loops(flow_check *c, const graph *g, unsigned char *in_c, unsi
       c->nomem = true;
       break;
     }
-    sizes[L] = loop_body(c, g, L, body, in_c, in_b);
+    sizes[L] = loop_body(c, g, L, body, in_c, in_b, blamed);
     bodies[L] = body;
     closed = closed && sizes[L] >= 0;
   }
@@ -441,6 +483,7 @@ static void check_loops(flow_check *c, const graph *g, unsigned char *in_c, unsi
     free(bodies[L]);
   free(bodies);
   free(sizes);
+  free(blamed);
 }
 
 /* Kahn's algorithm; among the nodes ready at once, the first in the

@@ -211,12 +211,10 @@ static void check_action_params(flow_check *c, const flow_node *n, const char *p
 
 /* ------------------------------------------------------------ templates */
 
+/* expr's messages name their column ("column 5: …") already. */
 static void on_template_error(void *ctx, const char *path, const expr_error *e) {
   flow_check *c = ctx;
-  if (e->column)
-    flow_problem_add(c->problems, path, "column %zu: %s", e->column, e->message);
-  else
-    flow_problem_add(c->problems, path, "%s", e->message);
+  flow_problem_add(c->problems, path, "%s", e->message);
 }
 
 typedef struct ref_walk {
@@ -291,6 +289,8 @@ static void compile_templates(flow_check *c, flow_node *n, const char *path) {
   if (rc != CF_OK) {
     if (flow_check_count(c) == before)
       flow_problem_add(c->problems, path, "the templates do not compile: %s", cf_strerror(rc));
+    /* The strings that did compile may still name missing nodes. */
+    locate_missing(c, n->params, path);
     return;
   }
   ref_walk w = {c, path, 0, false};

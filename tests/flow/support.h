@@ -111,8 +111,9 @@ static bool support_edge_list(const flow *f, int v, const int *list, int n, bool
 static bool support_node_ok(const flow *f, int i, char *why, size_t cap) {
   const flow_node *n = &f->nodes[i];
   size_t len = n->id ? strlen(n->id) : 0;
-  if (len < 1 || len > 64 || strspn(n->id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                           "0123456789_-") != len)
+  if (len < 1 || len > 64 ||
+      strspn(n->id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "0123456789_-") != len)
     return support_broken(why, cap, "nodes[%d]: bad id", i);
   if (flow_node_index(f, n->id) != i)
     return support_broken(why, cap, "nodes[%d]: id '%s' is not unique", i, n->id);
@@ -153,8 +154,8 @@ static bool support_sinks_ok(const flow *f, int L, char *why, size_t cap) {
     at++;
   }
   if (at != f->nodes[L].n_body_sinks || at == 0)
-    return support_broken(why, cap, "nodes[%d]: %d sinks, expected %d", L,
-                          f->nodes[L].n_body_sinks, at);
+    return support_broken(why, cap, "nodes[%d]: %d sinks, expected %d", L, f->nodes[L].n_body_sinks,
+                          at);
   return true;
 }
 
@@ -190,8 +191,7 @@ static bool support_invariants(const flow *f, char *why, size_t cap) {
       ok = support_broken(why, cap, "edges[%d]: label does not fit", k);
     else if (pos[e->from] >= pos[e->to])
       ok = support_broken(why, cap, "edges[%d]: against the order (a cycle)", k);
-    else if (f->nodes[e->to].loop !=
-             (e->when == FLOW_WHEN_EACH ? e->from : f->nodes[e->from].loop))
+    else if (f->nodes[e->to].loop != (e->when == FLOW_WHEN_EACH ? e->from : f->nodes[e->from].loop))
       ok = support_broken(why, cap, "edges[%d]: crosses a loop body's border", k);
     for (int j = 0; ok && j < k; j++)
       if (f->edges[j].from == e->from && f->edges[j].to == e->to && f->edges[j].when == e->when)
