@@ -46,7 +46,7 @@
 #define MAX_RESULT        (1024 * 1024)
 #define FLOW_CACHE_MAX    256
 #define ITERATION_BITS    20
-#define DEFAULT_MAX_ITEMS 100000
+#define DEFAULT_MAX_ITEMS 10000 /* as the validator documents */
 
 /* ------------------------------------------------------------ flow cache */
 
@@ -797,9 +797,9 @@ static void run_loop(frame *fr, int node, json_t *input) {
              items ? (json_is_object(items) ? "an object" : "a single value") : "missing");
   bool bad = false;
   int64_t par = action_param_int(input, "parallelism", 1, 1, 10000, &bad);
-  int64_t max_items = action_param_int(input, "max_items", DEFAULT_MAX_ITEMS, 1, 1000000, &bad);
+  int64_t max_items = action_param_int(input, "max_items", DEFAULT_MAX_ITEMS, 1, 100000, &bad);
   if (!err[0] && bad)
-    snprintf(err, sizeof err, "parallelism must be 1 to 10000 and max_items 1 to 1000000");
+    snprintf(err, sizeof err, "parallelism must be 1 to 10000 and max_items 1 to 100000");
   if (!err[0] && json_array_size(items) > (size_t)max_items)
     snprintf(err, sizeof err, "%zu items, more than max_items (%lld)", json_array_size(items),
              (long long)max_items);

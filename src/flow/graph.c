@@ -276,15 +276,21 @@ static int reach(const flow_check *c, const graph *g, int *queue, int n_queue,
 static void check_reachable(flow_check *c, const graph *g, int *queue, unsigned char *seen) {
   char path[FLOW_PATH_MAX], shown[64], trigger[64];
   memset(seen, 0, (size_t)g->n);
-  seen[c->f->trigger] = 1;
-  queue[0] = c->f->trigger;
-  (void)reach(c, g, queue, 1, seen);
+  int roots = 0, first = -1;
+  for (int v = 0; v < g->n; v++)
+    if (c->type[v] == FLOW_TRIGGER) {
+      seen[v] = 1;
+      queue[roots++] = v;
+      if (first < 0)
+        first = v;
+    }
+  (void)reach(c, g, queue, roots, seen);
   for (int v = 0; v < g->n; v++)
     if (!seen[v] && g->in_start[v] == g->in_start[v + 1]) {
       flow_path_index(path, "nodes", (size_t)v);
       flow_problem_add(c->problems, path,
                        "'%s' is not reachable from the trigger '%s': no edge leads to it",
-                       flow_show(c->ids[v], shown), flow_show(c->ids[c->f->trigger], trigger));
+                       flow_show(c->ids[v], shown), flow_show(c->ids[first], trigger));
     }
 }
 
@@ -562,7 +568,8 @@ static void fill_edges(flow_check *c, const graph *g) {
   }
 }
 
-static bool graph_is_sound(const flow_check *c) {
+/* Ids, types and edge ends all valid; *triggers counts the triggers. */
+static bool graph_is_sound(const flow_check *c, int *triggers_out) {
   const flow *f = c->f;
   int triggers = 0;
   for (int v = 0; v < f->n_nodes; v++) {
@@ -576,7 +583,8 @@ static bool graph_is_sound(const flow_check *c) {
   for (int k = 0; k < f->n_edges; k++)
     if (c->from[k] < 0 || c->to[k] < 0 || c->when[k] < 0)
       return false;
-  return triggers == 1;
+  *triggers_out = triggers;
+  return true;
 }
 
 void flow_check_graph(flow_check *c, const json_t *edges) {
@@ -594,11 +602,17 @@ void flow_check_graph(flow_check *c, const json_t *edges) {
   } else {
     check_edge_set(c, &g);
     bool cyclic = check_cycles(c, &g);
-    if (!cyclic && graph_is_sound(c) && !c->nomem) {
+    int triggers = 0;
+    bool sound = !cyclic && graph_is_sound(c, &triggers) && !c->nomem;
+    if (sound && triggers == 1) {
       check_reachable(c, &g, queue, seen);
       check_loops(c, &g, seen, other);
       if (!topological_order(c, &g))
         c->nomem = true;
+    } else if (sound && triggers > 1) {
+      /* The extra triggers are reported already; what none of them reaches
+       * is a problem of its own. */
+      check_reachable(c, &g, queue, seen);
     }
     fill_edges(c, &g);
   }
