@@ -23,6 +23,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "base/embed.h"
 #include "store/store.h"
 
 static char dir[64];
@@ -90,6 +91,22 @@ static void test_migrations(void **state) {
   assert_int_equal(version, latest);
   assert_int_equal(store_ping(st), CF_OK);
   assert_string_equal(store_backend_name(st), "sqlite");
+}
+
+/* A migration's version is its place in the list: the file names must say
+ * the same, or two branches' migrations would be applied out of order. */
+static void test_migration_names(void **state) {
+  (void)state;
+  assert_true(sqlite_migrations_count >= 1);
+  for (size_t i = 0; i < sqlite_migrations_count; i++) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%04zu_", i + 1);
+    const char *base = strrchr(sqlite_migrations[i].name, '/');
+    base = base ? base + 1 : sqlite_migrations[i].name;
+    if (strncmp(base, prefix, 5) != 0)
+      fail_msg("migration %zu is named %s; expected %s...", i + 1, sqlite_migrations[i].name,
+               prefix);
+  }
 }
 
 static void test_newer_schema_refused(void **state) {
@@ -599,6 +616,7 @@ static void test_workflows_and_logs(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_migrations),
+      cmocka_unit_test(test_migration_names),
       cmocka_unit_test(test_newer_schema_refused),
       cmocka_unit_test(test_bad_urls),
       cmocka_unit_test(test_concurrent_migrations),
