@@ -31,8 +31,8 @@ static pthread_once_t specs_once = PTHREAD_ONCE_INIT;
 
 static void fill_specs(void) {
   for (size_t i = 0; i < actions_count; i++)
-    specs[i] = (flow_action_spec){actions_all[i]->name, actions_all[i]->required,
-                                  actions_all[i]->check};
+    specs[i] =
+        (flow_action_spec){actions_all[i]->name, actions_all[i]->required, actions_all[i]->check};
 }
 
 const flow_action_spec *actions_specs(size_t *count) {

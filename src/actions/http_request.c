@@ -25,12 +25,12 @@
 
 #include "actions/action.h"
 
-#define DEFAULT_TIMEOUT_MS  (5LL * 60 * 1000)
-#define MAX_TIMEOUT_MS      (24LL * 3600 * 1000)
-#define DEFAULT_MAX_BYTES   (10LL * 1024 * 1024)
-#define MAX_MAX_BYTES       (100LL * 1024 * 1024)
-#define MAX_HEADER_BYTES    (64 * 1024)
-#define MAX_URL_BYTES       (64 * 1024)
+#define DEFAULT_TIMEOUT_MS (5LL * 60 * 1000)
+#define MAX_TIMEOUT_MS     (24LL * 3600 * 1000)
+#define DEFAULT_MAX_BYTES  (10LL * 1024 * 1024)
+#define MAX_MAX_BYTES      (100LL * 1024 * 1024)
+#define MAX_HEADER_BYTES   (64 * 1024)
+#define MAX_URL_BYTES      (64 * 1024)
 
 #ifndef CRONFLOW_VERSION
 #define CRONFLOW_VERSION "0"
@@ -107,8 +107,9 @@ static void check(const json_t *params, const char *path, flow_problems *problem
   const json_t *m = json_object_get(params, "method");
   if (m && (!json_is_string(m) ||
             (!is_template(json_string_value(m)) && !method_ok(json_string_value(m)))))
-    flow_problem_add(problems, path, "method: must be one of GET, POST, PUT, PATCH, DELETE, HEAD, "
-                                     "OPTIONS");
+    flow_problem_add(problems, path,
+                     "method: must be one of GET, POST, PUT, PATCH, DELETE, HEAD, "
+                     "OPTIONS");
   const json_t *u = json_object_get(params, "url");
   if (u && !json_is_string(u))
     flow_problem_add(problems, path, "url: must be a string");
@@ -276,8 +277,8 @@ static void on_done(void *ctx, CURL *easy, CURLcode result) {
       snprintf(error, sizeof error, "the response headers are larger than %d bytes",
                MAX_HEADER_BYTES);
     else
-      snprintf(error, sizeof error, "%s%s%s", curl_easy_strerror(result),
-               st->errbuf[0] ? ": " : "", st->errbuf);
+      snprintf(error, sizeof error, "%s%s%s", curl_easy_strerror(result), st->errbuf[0] ? ": " : "",
+               st->errbuf);
     state_free(st);
     /* Network trouble and timeouts may pass; a bad URL will not. */
     bool retryable = result != CURLE_URL_MALFORMAT && result != CURLE_UNSUPPORTED_PROTOCOL &&
@@ -335,12 +336,12 @@ static const char *prepare(http_state *st, const json_t *params, const char *ide
   const char *url = action_param_string(params, "url", &bad);
   if (bad || !url || !url[0])
     return "url is required (a string)";
-  int64_t timeout = action_param_int(params, "timeout_ms", DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS,
-                                     &bad);
+  int64_t timeout =
+      action_param_int(params, "timeout_ms", DEFAULT_TIMEOUT_MS, 1, MAX_TIMEOUT_MS, &bad);
   if (bad)
     return "timeout_ms must be an integer from 1 to 86400000";
-  st->max_bytes = action_param_int(params, "max_response_bytes", DEFAULT_MAX_BYTES, 0,
-                                   MAX_MAX_BYTES, &bad);
+  st->max_bytes =
+      action_param_int(params, "max_response_bytes", DEFAULT_MAX_BYTES, 0, MAX_MAX_BYTES, &bad);
   if (bad)
     return "max_response_bytes must be an integer from 0 to 104857600";
   const json_t *follow = json_object_get(params, "follow_redirects");
@@ -417,8 +418,8 @@ static const char *prepare(http_state *st, const json_t *params, const char *ide
     st->headers = l;
   }
   const json_t *body = json_object_get(params, "body");
-  bool sends_body = body && !json_is_null(body) && strcmp(method, "GET") != 0 &&
-                    strcmp(method, "HEAD") != 0;
+  bool sends_body =
+      body && !json_is_null(body) && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
   if (sends_body) {
     if (json_is_string(body)) {
       st->body = strdup(json_string_value(body));

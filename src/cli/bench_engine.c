@@ -55,8 +55,7 @@ typedef struct watch {
 
 /* Waits until `want` executions have ended (failures counted in *failed),
  * sampling the engine into w (may be NULL); false after `seconds`. */
-static bool wait_done(store *s, engine *eng, int64_t want, int seconds, watch *w,
-                      int64_t *failed) {
+static bool wait_done(store *s, engine *eng, int64_t want, int seconds, watch *w, int64_t *failed) {
   int64_t deadline = mono_us() + (int64_t)seconds * 1000000;
   int64_t counts[6];
   int tick = 0;
@@ -89,9 +88,9 @@ static char *chain_workflow(int k) {
                               "{\"name\":\"bench chain\",\"nodes\":[{\"id\":\"t\",\"type\":"
                               "\"trigger\"}");
   for (int i = 0; i < k; i++)
-    n += (size_t)snprintf(buf + n, cap - n,
-                          ",{\"id\":\"s%d\",\"type\":\"transform\",\"params\":{\"set\":{\"n\":%d}}}",
-                          i, i);
+    n += (size_t)snprintf(
+        buf + n, cap - n,
+        ",{\"id\":\"s%d\",\"type\":\"transform\",\"params\":{\"set\":{\"n\":%d}}}", i, i);
   n += (size_t)snprintf(buf + n, cap - n, "],\"edges\":[");
   for (int i = 0; i < k; i++) {
     char from[16] = "t";
@@ -119,16 +118,16 @@ static int enqueue_many(store *s, int64_t wf, int64_t n) {
 }
 
 /* Runs n executions of `doc` and waits for them; 0 or an exit status. */
-static int run_phase(store *s, engine *eng, const char *name, const char *doc, int64_t n,
-                     watch *w, double *seconds) {
+static int run_phase(store *s, engine *eng, const char *name, const char *doc, int64_t n, watch *w,
+                     double *seconds) {
   int64_t wf, before[6], failed = 0;
   if (store_workflow_create(s, 0, name, "", doc, worker_now_ms(), &wf) != CF_OK ||
       store_exec_counts(s, before) != CF_OK) {
     fprintf(stderr, "cronflow: cannot create the %s workflow\n", name);
     return 1;
   }
-  int64_t want = before[STORE_EXEC_SUCCEEDED] + before[STORE_EXEC_FAILED] +
-                 before[STORE_EXEC_TIMED_OUT] + n;
+  int64_t want =
+      before[STORE_EXEC_SUCCEEDED] + before[STORE_EXEC_FAILED] + before[STORE_EXEC_TIMED_OUT] + n;
   int64_t t0 = mono_us();
   if (enqueue_many(s, wf, n) || !wait_done(s, eng, want, 300, w, &failed) ||
       failed > before[STORE_EXEC_FAILED] + before[STORE_EXEC_TIMED_OUT]) {

@@ -25,8 +25,8 @@
 #include "tz/tz.h"
 #include "worker/worker.h"
 
-#define MAX_DEFINITION (1024 * 1024)
-#define MAX_INPUT_BYTES      (1024 * 1024)
+#define MAX_DEFINITION  (1024 * 1024)
+#define MAX_INPUT_BYTES (1024 * 1024)
 
 static const char run_usage[] =
     "usage: cronflow run FILE.json [--input JSON] [--db PATH] [--quiet]\n"
@@ -82,8 +82,8 @@ static int load_flow(const char *path, char **text, flow **out) {
     return 1;
   cf_err rc = flow_parse(*text, len, NULL, specs, nspecs, out, problems);
   if (rc) {
-    fprintf(stderr, "cronflow: %s is not a valid workflow (%d problem%s):\n", path,
-            problems->count, problems->count == 1 ? "" : "s");
+    fprintf(stderr, "cronflow: %s is not a valid workflow (%d problem%s):\n", path, problems->count,
+            problems->count == 1 ? "" : "s");
     for (int i = 0; i < problems->count; i++) {
       const flow_problem *p = &problems->items[i];
       if (p->path[0])
@@ -156,16 +156,20 @@ static int drive(store *s, int64_t id, bool quiet, store_exec_status *status) {
   tz_db *zones = NULL;
   if (tz_db_open(NULL, &zones) != CF_OK)
     zones = NULL;
-  engine_config ec = {.store = s, .tz = zones, .threads = 1, .on_step = print_step,
-                      .on_step_ctx = &quiet};
+  engine_config ec = {
+      .store = s, .tz = zones, .threads = 1, .on_step = print_step, .on_step_ctx = &quiet};
   engine *eng;
   if (engine_new(&ec, &eng) != CF_OK) {
     fprintf(stderr, "cronflow: cannot start the engine\n");
     tz_db_free(zones);
     return 1;
   }
-  worker_config wc = {.store = s, .concurrency = 64, .poll_ms = 50, .grace_ms = 5000,
-                      .start = engine_start, .run_ctx = eng};
+  worker_config wc = {.store = s,
+                      .concurrency = 64,
+                      .poll_ms = 50,
+                      .grace_ms = 5000,
+                      .start = engine_start,
+                      .run_ctx = eng};
   worker_pool *pool;
   if (worker_pool_start(&wc, &pool) != CF_OK) {
     fprintf(stderr, "cronflow: cannot start the worker\n");

@@ -83,7 +83,7 @@ typedef struct loop_run {
   int parallelism;
   json_t *results;
   int64_t started_at;
-  frame *iterations; /* running iteration frames */
+  frame *iterations;              /* running iteration frames */
   struct loop_run *lprev, *lnext; /* in the run's list */
 } loop_run;
 
@@ -93,9 +93,9 @@ struct frame {
   int scope;         /* the loop node whose body this frame runs; -1 = top */
   int64_t iteration; /* recorded with the steps */
   json_t *item, *index;
-  bool has_item;   /* item and index are bound here */
-  loop_run *owner; /* the loop this frame is an iteration of */
-  size_t slot;     /* its index in the loop */
+  bool has_item;                /* item and index are bound here */
+  loop_run *owner;              /* the loop this frame is an iteration of */
+  size_t slot;                  /* its index in the loop */
   frame *iter_prev, *iter_next; /* in owner->iterations */
   int *remaining;
   unsigned char *taken, *state;
@@ -646,7 +646,8 @@ static void node_done(frame *fr, int node, const char *status, json_t *output, f
   }
   const flow_node *n = &r->f->nodes[node];
   fr->state[node] = NS_DONE;
-  json_t *entry = json_pack("{s:o, s:s}", "output", output ? output : json_null(), "status", status);
+  json_t *entry =
+      json_pack("{s:o, s:s}", "output", output ? output : json_null(), "status", status);
   if (entry)
     json_object_set_new(fr->nodes, n->id, entry);
   for (int k = 0; k < n->n_out; k++) {
@@ -845,8 +846,7 @@ static void run_loop(frame *fr, int node, json_t *input) {
   /* Its record shows how many items; the items themselves are its
    * input's source's output already. */
   json_t *summary = json_pack("{s:I, s:i}", "count", (json_int_t)lr->n, "parallelism", (int)par);
-  record_step(fr, node, "running", 1, summary, NULL, NULL, lr->started_at, false,
-              FLOW_WHEN_ALWAYS);
+  record_step(fr, node, "running", 1, summary, NULL, NULL, lr->started_at, false, FLOW_WHEN_ALWAYS);
   json_decref(summary);
   if (lr->n == 0) {
     loop_finish(lr);
@@ -892,8 +892,7 @@ static json_t *run_transform(frame *fr, int node, char *err, size_t cap) {
       return NULL;
     /* Deep: setting "a.b" must not reach into the source node's output. */
     out = json_is_object(from) ? json_deep_copy(from) : NULL;
-    if (!out && !json_is_object(from) && p->map_items == NULL && !p->set && !p->pick &&
-        !p->rename)
+    if (!out && !json_is_object(from) && p->map_items == NULL && !p->set && !p->pick && !p->rename)
       return from; /* a plain value passes through */
     json_decref(from);
     if (!out) {
@@ -1075,9 +1074,8 @@ static void action_complete(action_call *call, json_t *output, const char *error
   if (error) {
     json_decref(output);
     if (retryable && s->attempt < n->retry.max_attempts) {
-      int64_t delay =
-          worker_backoff_ms(n->retry.backoff_ms, n->retry.backoff_max_ms, s->attempt,
-                            n->retry.jitter ? next_random(&r->loop->rng) : 1.0);
+      int64_t delay = worker_backoff_ms(n->retry.backoff_ms, n->retry.backoff_max_ms, s->attempt,
+                                        n->retry.jitter ? next_random(&r->loop->rng) : 1.0);
       char line[700];
       snprintf(line, sizeof line, "attempt %d failed: %s; retrying in %lld ms", s->attempt, error,
                (long long)delay);
@@ -1167,8 +1165,8 @@ static void run_action(frame *fr, int node, json_t *input) {
   s->started_at = now_ms();
   /* Stable across retries and resumes of this execution; the enqueue time
    * tells apart executions of different databases that share an id. */
-  snprintf(s->key, sizeof s->key, "%lld.%lld-%s-%lld", (long long)r->id,
-           (long long)r->created_at, r->f->nodes[node].id, (long long)fr->iteration);
+  snprintf(s->key, sizeof s->key, "%lld.%lld-%s-%lld", (long long)r->id, (long long)r->created_at,
+           r->f->nodes[node].id, (long long)fr->iteration);
   uv_timer_init(&r->loop->loop, &s->timer);
   s->timer.data = s;
   s->next = r->steps;
@@ -1238,7 +1236,7 @@ static void node_run(frame *fr, int node) {
   run_action(fr, node, input);
   return;
 
-failed: {
+failed : {
   /* Parameters that cannot be evaluated: the same on every retry. */
   bool has_error_edge = false;
   for (int k = 0; k < n->n_out; k++)
@@ -1315,8 +1313,8 @@ static void conclude(exec_run *r, worker_outcome outcome, const char *error, jso
                 s->started_at, false, FLOW_WHEN_ALWAYS);
   bool body_failed = outcome == WORKER_FAILED || outcome == WORKER_FAILED_FINAL;
   for (loop_run *lr = r->loops; lr; lr = lr->lnext)
-    record_step(lr->fr, lr->node, body_failed ? "failed" : cut, 1, NULL, NULL, why,
-                lr->started_at, false, FLOW_WHEN_ALWAYS);
+    record_step(lr->fr, lr->node, body_failed ? "failed" : cut, 1, NULL, NULL, why, lr->started_at,
+                false, FLOW_WHEN_ALWAYS);
   /* Abort the steps in flight; their actions release what they hold. */
   while (r->steps) {
     step_run *s = r->steps;
@@ -1447,9 +1445,10 @@ static void exec_begin(engine_loop *l, worker_exec *x) {
   r->trigger = json_loads(c->trigger_data ? c->trigger_data : "{}", 0, NULL);
   if (!r->trigger)
     r->trigger = json_object();
-  r->execution = json_pack("{s:I, s:I, s:i, s:i, s:s}", "id", (json_int_t)c->id, "workflow_id",
-                           (json_int_t)c->workflow_id, "workflow_version", (int)c->workflow_version,
-                           "attempt", (int)c->attempt, "trigger", c->trigger_kind ? c->trigger_kind : "manual");
+  r->execution =
+      json_pack("{s:I, s:I, s:i, s:i, s:s}", "id", (json_int_t)c->id, "workflow_id",
+                (json_int_t)c->workflow_id, "workflow_version", (int)c->workflow_version, "attempt",
+                (int)c->attempt, "trigger", c->trigger_kind ? c->trigger_kind : "manual");
   if (r->execution && c->schedule_id) {
     char when[48];
     format_utc_ms(c->scheduled_at, when, sizeof when);

@@ -99,9 +99,9 @@ typedef struct flow_node {
 
 typedef struct flow {
   char *name, *description; /* description: "" when not given */
-  json_t *vars;       /* object, never NULL */
-  json_t *settings;   /* object, never NULL */
-  int64_t timeout_ms; /* settings.timeout_ms; 0 = none */
+  json_t *vars;             /* object, never NULL */
+  json_t *settings;         /* object, never NULL */
+  int64_t timeout_ms;       /* settings.timeout_ms; 0 = none */
   flow_node *nodes;
   int n_nodes;
   flow_edge *edges;

@@ -247,7 +247,7 @@ void store_attempts_free(store_attempt *a, size_t count);
 
 typedef struct store_step {
   const char *node_id;
-  int64_t iteration; /* nested loops: outer index * 2^20 + inner index */
+  int64_t iteration;  /* nested loops: outer index * 2^20 + inner index */
   const char *status; /* "running", "succeeded", "failed", ... */
   int32_t attempts;
   const char *input, *output, *error; /* JSON, JSON, text; NULL = none */

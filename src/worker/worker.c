@@ -568,8 +568,8 @@ static void renew_all(worker_pool *p) {
   lease_ref *refs = snapshot_leases(p, true, &k);
   pthread_mutex_unlock(&p->lock);
   for (size_t i = 0; i < k; i++) {
-    cf_err rc = store_exec_renew(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms(),
-                                 p->cfg.lease_ms);
+    cf_err rc =
+        store_exec_renew(p->cfg.store, refs[i].id, refs[i].token, worker_now_ms(), p->cfg.lease_ms);
     if (rc == CF_E_LEASE_LOST)
       mark_lost(p, &refs[i]);
     else if (rc == CF_E_CANCELLED)
@@ -668,7 +668,8 @@ cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
     }
     p->nrunners++;
   }
-  if ((p->nrunners > 0 || p->cfg.start) && pthread_create(&p->dispatcher, NULL, dispatcher_main, p) == 0)
+  if ((p->nrunners > 0 || p->cfg.start) &&
+      pthread_create(&p->dispatcher, NULL, dispatcher_main, p) == 0)
     p->dispatcher_started = true;
   if (!p->dispatcher_started) {
     worker_pool_stop(p);

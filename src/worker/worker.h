@@ -55,13 +55,13 @@ typedef void (*worker_start_fn)(void *ctx, worker_exec *x);
 
 typedef struct worker_config {
   store *store;
-  const char *owner;    /* lease owner id; NULL = "host:pid:random" */
-  int concurrency;      /* executions in flight; 0 = 4 */
-  int64_t lease_ms;     /* 0 = 10000 */
-  int64_t grace_ms;     /* shutdown grace; 0 = 30000 */
-  int64_t poll_ms;      /* look for other processes' work; 0 = 500 */
-  int64_t retention_ms; /* prune finished executions older; 0 = keep */
-  int max_resumes;      /* fail an execution whose worker died this often; 0 = 20 */
+  const char *owner;     /* lease owner id; NULL = "host:pid:random" */
+  int concurrency;       /* executions in flight; 0 = 4 */
+  int64_t lease_ms;      /* 0 = 10000 */
+  int64_t grace_ms;      /* shutdown grace; 0 = 30000 */
+  int64_t poll_ms;       /* look for other processes' work; 0 = 500 */
+  int64_t retention_ms;  /* prune finished executions older; 0 = keep */
+  int max_resumes;       /* fail an execution whose worker died this often; 0 = 20 */
   worker_run_fn run;     /* a thread per execution in flight... */
   worker_start_fn start; /* ...or asynchronous runs: exactly one of the two */
   void *run_ctx;
@@ -123,7 +123,6 @@ CF_MUST_CHECK cf_err worker_exec_checkpoint_async(worker_exec *x, const store_st
 
 /* Appends a log line to the execution's logs, without waiting; best
  * effort (a line that cannot be queued is lost, the run goes on). */
-cf_err worker_exec_log(worker_exec *x, const char *node_id, const char *level,
-                                     const char *message);
+cf_err worker_exec_log(worker_exec *x, const char *node_id, const char *level, const char *message);
 
 #endif
