@@ -122,10 +122,7 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_PRUNE] = "DELETE FROM executions WHERE id IN (SELECT id FROM executions "
                  "WHERE finished_at IS NOT NULL AND finished_at < ?1 ORDER BY finished_at "
                  "LIMIT ?2)",
-    [ST_GET] = "SELECT id, org_id, workflow_id, workflow_version, coalesce(schedule_id, 0), "
-               "coalesce(scheduled_at, 0), status, attempt, max_attempts, run_at, created_at, "
-               "coalesce(started_at, 0), coalesce(finished_at, 0), lease_token, trigger_kind, "
-               "trigger_data, error, result FROM executions WHERE id = ?1",
+    [ST_GET] = "SELECT " SQ_EXEC_COLUMNS " FROM executions WHERE id = ?1",
     [ST_COUNTS] = "SELECT status, count(*) FROM executions GROUP BY status",
     [ST_NEXT_DUE] = "SELECT min(run_at) FROM executions WHERE status = 'queued'",
     [ST_PENDING] = "SELECT (SELECT count(*) FROM executions WHERE status = 'queued') + "
@@ -1355,8 +1352,8 @@ cf_err sq_grow(void **items, size_t *cap, size_t count, size_t size) {
   return CF_OK;
 }
 
-static cf_err exec_row(sqlite3_stmt *st, void *ctx) {
-  store_exec *out = ctx;
+/* See sqlite_int.h. */
+cf_err sq_exec_row(sqlite3_stmt *st, store_exec *out) {
   out->id = sqlite3_column_int64(st, 0);
   out->org_id = sqlite3_column_int64(st, 1);
   out->workflow_id = sqlite3_column_int64(st, 2);
@@ -1377,6 +1374,10 @@ static cf_err exec_row(sqlite3_stmt *st, void *ctx) {
   if (!store_exec_status_parse((const char *)sqlite3_column_text(st, 6), &out->status))
     return CF_E_STORE_CORRUPT;
   return out->trigger_kind && out->trigger_data ? CF_OK : CF_E_NOMEM;
+}
+
+static cf_err exec_row(sqlite3_stmt *st, void *ctx) {
+  return sq_exec_row(st, ctx);
 }
 
 static cf_err sq_exec_get(void *impl, int64_t id, store_exec *out) {
@@ -1536,6 +1537,7 @@ const store_backend store_sqlite_backend = {
     .exec_release = sq_exec_release,
     .exec_rerun_failed = sq_exec_rerun_failed,
     .exec_get = sq_exec_get,
+    SQ_API_OPS,
     .exec_counts = sq_exec_counts,
     .exec_next_due = sq_exec_next_due,
     .exec_pending = sq_exec_pending,

@@ -116,10 +116,78 @@ void sq_async_ignore(void *ctx, cf_err result);
 cf_err sq_reader_get(sqlite_store *s, conn **out);
 void sq_reader_put(sqlite_store *s, conn *c);
 
+/* One prepared read on a pooled connection: bind(st, ctx), then row() for
+ * each row until it returns an error (sqlite_defs.c). */
+typedef struct read_one {
+  int slot;
+  const char *sql;
+  void (*bind)(sqlite3_stmt *st, const void *ctx);
+  cf_err (*row)(sqlite3_stmt *st, void *ctx);
+  void *ctx;
+} read_one;
+cf_err sq_run_read(sqlite_store *s, const read_one *r);
+
 #define SQ_STMT_OR_FAIL(var, c, slot, sql)                                                         \
   sqlite3_stmt *var = sq_stmt(c, slot, sql);                                                       \
   if (!var)                                                                                        \
   return sq_map_rc(sqlite3_extended_errcode((c)->db))
+
+/* The columns sq_exec_row reads, in its order, and the reader itself
+ * (sqlite.c): one row into *out (strings owned by it). */
+#define SQ_EXEC_COLUMNS                                                                            \
+  "id, org_id, workflow_id, workflow_version, coalesce(schedule_id, 0), "                          \
+  "coalesce(scheduled_at, 0), status, attempt, max_attempts, run_at, created_at, "                 \
+  "coalesce(started_at, 0), coalesce(finished_at, 0), lease_token, trigger_kind, "                 \
+  "trigger_data, error, result"
+cf_err sq_exec_row(sqlite3_stmt *st, store_exec *out);
+
+/* The same for workflows (sqlite_defs.c). */
+#define SQ_WORKFLOW_COLUMNS                                                                        \
+  "id, org_id, name, description, current_version, created_at, updated_at, "                       \
+  "webhook_secret IS NOT NULL"
+cf_err sq_workflow_row(sqlite3_stmt *st, store_workflow *w);
+
+/* The backend's table entries of sqlite_api.c (defined there). */
+#define SQ_API_OPS                                                                                 \
+  .workflow_list = sq_workflow_list, .workflow_versions = sq_workflow_versions,                    \
+  .workflow_webhook_set = sq_workflow_webhook_set, .workflow_by_webhook = sq_workflow_by_webhook,  \
+  .org_find = sq_org_find, .org_name = sq_org_name, .user_create = sq_user_create,                 \
+  .user_by_email = sq_user_by_email, .user_get = sq_user_get, .user_count = sq_user_count,         \
+  .user_list = sq_user_list, .token_create = sq_token_create, .token_lookup = sq_token_lookup,     \
+  .token_list = sq_token_list, .token_revoke = sq_token_revoke,                                    \
+  .token_touch_async = sq_token_touch_async, .session_create = sq_session_create,                  \
+  .session_lookup = sq_session_lookup, .session_delete = sq_session_delete,                        \
+  .exec_list = sq_exec_list, .exec_rerun = sq_exec_rerun
+cf_err sq_workflow_list(void *impl, int64_t org_id, int64_t after_id, int limit,
+                        store_workflow **out, size_t *count);
+cf_err sq_workflow_versions(void *impl, int64_t org_id, int64_t workflow_id,
+                            int32_t before_version, int limit, store_version_info **out,
+                            size_t *count);
+cf_err sq_workflow_webhook_set(void *impl, int64_t org_id, int64_t id, const unsigned char *hash,
+                               int64_t now);
+cf_err sq_workflow_by_webhook(void *impl, const unsigned char *hash, store_workflow *out);
+cf_err sq_org_find(void *impl, const char *name, bool create, int64_t now, int64_t *id,
+                   bool *created);
+cf_err sq_org_name(void *impl, int64_t id, char **name);
+cf_err sq_user_create(void *impl, int64_t org_id, const char *email, const char *name,
+                      const char *password_hash, store_role role, int64_t now, int64_t *id);
+cf_err sq_user_by_email(void *impl, const char *email, store_user *out);
+cf_err sq_user_get(void *impl, int64_t org_id, int64_t id, store_user *out);
+cf_err sq_user_count(void *impl, int64_t *count);
+cf_err sq_user_list(void *impl, int64_t org_id, int64_t after_id, int limit, store_user **out,
+                    size_t *count);
+cf_err sq_token_create(void *impl, const store_token_new *t, int64_t now, int64_t *id);
+cf_err sq_token_lookup(void *impl, const unsigned char *hash, int64_t now, store_token *out);
+cf_err sq_token_list(void *impl, int64_t org_id, int64_t after_id, int limit, store_token **out,
+                     size_t *count);
+cf_err sq_token_revoke(void *impl, int64_t org_id, int64_t id, int64_t user_id, int64_t now);
+cf_err sq_token_touch_async(void *impl, int64_t id, int64_t now);
+cf_err sq_session_create(void *impl, const unsigned char *hash, int64_t user_id,
+                         const char *csrf_token, int64_t now, int64_t expires_at);
+cf_err sq_session_lookup(void *impl, const unsigned char *hash, int64_t now, store_session *out);
+cf_err sq_session_delete(void *impl, const unsigned char *hash, int64_t now);
+cf_err sq_exec_list(void *impl, const store_exec_filter *f, store_exec **out, size_t *count);
+cf_err sq_exec_rerun(void *impl, int64_t org_id, int64_t id, int64_t now, int64_t *new_id);
 
 /* Operations of sqlite_defs.c, in the backend's table (store_int.h). */
 cf_err sq_workflow_create(void *impl, int64_t org_id, const char *name, const char *description,

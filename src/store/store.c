@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct store {
-  const store_backend *backend;
-  void *impl;
-};
-
 static const store_backend *const backends[] = {&store_sqlite_backend};
 
 cf_err store_open(const store_config *cfg, store **out, char *err, size_t err_cap) {

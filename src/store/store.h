@@ -311,6 +311,169 @@ void store_workflow_clear(store_workflow *w);
 CF_MUST_CHECK cf_err store_workflow_version_get(store *s, int64_t workflow_id, int32_t version,
                                                 char **definition, int32_t *version_out);
 
+/* Up to `limit` workflows of an organization (not deleted) with id >
+ * after_id, by id. Free with store_workflows_free. */
+CF_MUST_CHECK cf_err store_workflow_list(store *s, int64_t org_id, int64_t after_id, int limit,
+                                         store_workflow **out, size_t *count);
+void store_workflows_free(store_workflow *items, size_t count);
+
+typedef struct store_version_info {
+  int32_t version;
+  int64_t created_at;
+} store_version_info;
+
+/* Up to `limit` versions of an organization's workflow (not deleted),
+ * newest first, below before_version (0 = from the newest).
+ * CF_E_NOT_FOUND for a workflow that is not the organization's. Free the
+ * array with free(). */
+CF_MUST_CHECK cf_err store_workflow_versions(store *s, int64_t org_id, int64_t workflow_id,
+                                             int32_t before_version, int limit,
+                                             store_version_info **out, size_t *count);
+
+/* The hash of a webhook secret: a SHA-256 of the secret URL part. */
+#define STORE_HASH_BYTES 32
+
+/* Sets (hash) or removes (NULL) a workflow's webhook secret; the old one
+ * stops working in the same transaction. CF_E_NOT_FOUND. */
+CF_MUST_CHECK cf_err store_workflow_webhook_set(store *s, int64_t org_id, int64_t id,
+                                                const unsigned char *hash, int64_t now);
+
+/* The workflow (not deleted) whose webhook secret has this hash.
+ * CF_E_NOT_FOUND. Free with store_workflow_clear. */
+CF_MUST_CHECK cf_err store_workflow_by_webhook(store *s, const unsigned char *hash,
+                                               store_workflow *out);
+
+/* --------------------------------------- organizations, users, tokens, sessions */
+
+/* The API's roles, weakest first: a role may do what the weaker ones may. */
+typedef enum store_role { STORE_ROLE_VIEWER, STORE_ROLE_EDITOR, STORE_ROLE_ADMIN } store_role;
+
+/* "viewer", "editor", "admin"; the parser takes those (false otherwise). */
+const char *store_role_name(store_role r);
+bool store_role_parse(const char *name, store_role *out);
+
+/* The organization named `name`; with `create`, made when missing
+ * (*created says so; may be NULL). CF_E_NOT_FOUND. */
+CF_MUST_CHECK cf_err store_org_find(store *s, const char *name, bool create, int64_t now,
+                                    int64_t *id, bool *created);
+
+/* An organization's name (malloc'd). CF_E_NOT_FOUND. */
+CF_MUST_CHECK cf_err store_org_name(store *s, int64_t id, char **name);
+
+typedef struct store_user {
+  int64_t id, org_id;
+  char *email, *name, *password_hash; /* owned; password_hash NULL = cannot log in */
+  store_role role;
+  int64_t created_at;
+  bool disabled;
+} store_user;
+
+/* Creates a user; password_hash is an argon2id string (the caller hashes).
+ * CF_E_CONFLICT when the e-mail address is taken (in any organization). */
+CF_MUST_CHECK cf_err store_user_create(store *s, int64_t org_id, const char *email,
+                                       const char *name, const char *password_hash,
+                                       store_role role, int64_t now, int64_t *id);
+
+/* The user with this e-mail address (any organization, case-insensitive)
+ * or, by id, of this organization. CF_E_NOT_FOUND. Free with
+ * store_user_clear. */
+CF_MUST_CHECK cf_err store_user_by_email(store *s, const char *email, store_user *out);
+CF_MUST_CHECK cf_err store_user_get(store *s, int64_t org_id, int64_t id, store_user *out);
+void store_user_clear(store_user *u);
+
+/* How many users exist in all organizations. */
+CF_MUST_CHECK cf_err store_user_count(store *s, int64_t *count);
+
+/* Up to `limit` users of an organization with id > after_id, by id. Free
+ * with store_users_free. */
+CF_MUST_CHECK cf_err store_user_list(store *s, int64_t org_id, int64_t after_id, int limit,
+                                     store_user **out, size_t *count);
+void store_users_free(store_user *items, size_t count);
+
+typedef struct store_token {
+  int64_t id, org_id, user_id; /* user_id 0 = made by the CLI, for the organization */
+  char *name, *prefix;         /* owned */
+  store_role role;
+  int64_t created_at, last_used_at, expires_at, revoked_at; /* 0 = never */
+} store_token;
+
+typedef struct store_token_new {
+  int64_t org_id, user_id;
+  const char *name, *prefix;
+  const unsigned char *hash; /* STORE_HASH_BYTES: the token is never stored */
+  store_role role;
+  int64_t expires_at; /* 0 = never */
+} store_token_new;
+
+/* Creates an API token. CF_E_CONFLICT for a hash that exists. */
+CF_MUST_CHECK cf_err store_token_create(store *s, const store_token_new *t, int64_t now,
+                                        int64_t *id);
+
+/* The token with this hash, if it is neither revoked nor expired at `now`.
+ * CF_E_NOT_FOUND. Free with store_token_clear. */
+CF_MUST_CHECK cf_err store_token_lookup(store *s, const unsigned char *hash, int64_t now,
+                                        store_token *out);
+void store_token_clear(store_token *t);
+
+/* Up to `limit` tokens of an organization (revoked ones included) with id
+ * > after_id, by id. Free with store_tokens_free. */
+CF_MUST_CHECK cf_err store_token_list(store *s, int64_t org_id, int64_t after_id, int limit,
+                                      store_token **out, size_t *count);
+void store_tokens_free(store_token *items, size_t count);
+
+/* Revokes a token of the organization; with user_id > 0 only one that
+ * user made. CF_E_NOT_FOUND (also for one already revoked). */
+CF_MUST_CHECK cf_err store_token_revoke(store *s, int64_t org_id, int64_t id, int64_t user_id,
+                                        int64_t now);
+
+/* Records a use (last_used_at) without waiting; best effort. */
+cf_err store_token_touch_async(store *s, int64_t id, int64_t now);
+
+typedef struct store_session {
+  int64_t id, user_id, org_id;
+  store_role role;
+  char *csrf_token, *email; /* owned */
+  int64_t expires_at;
+} store_session;
+
+/* Creates a session of a user, keyed by the hash of its cookie. */
+CF_MUST_CHECK cf_err store_session_create(store *s, const unsigned char *hash, int64_t user_id,
+                                          const char *csrf_token, int64_t now,
+                                          int64_t expires_at);
+
+/* The live session (not expired, user not disabled) with this hash.
+ * CF_E_NOT_FOUND. Free with store_session_clear. */
+CF_MUST_CHECK cf_err store_session_lookup(store *s, const unsigned char *hash, int64_t now,
+                                          store_session *out);
+void store_session_clear(store_session *x);
+
+/* Ends a session, and every session that expired before `now`. */
+CF_MUST_CHECK cf_err store_session_delete(store *s, const unsigned char *hash, int64_t now);
+
+/* --------------------------------------------------- execution listings */
+
+typedef struct store_exec_filter {
+  int64_t org_id;
+  int64_t workflow_id, schedule_id; /* 0 = any */
+  int status;                       /* a store_exec_status, or -1 = any */
+  int64_t since, until;             /* created_at in [since, until); 0 = unbounded */
+  int64_t before_id;                /* id < before_id (the cursor); 0 = from the newest */
+  int limit;                        /* 1..1000 */
+} store_exec_filter;
+
+/* Executions matching the filter, newest (highest id) first. Free with
+ * store_execs_free. */
+CF_MUST_CHECK cf_err store_exec_list(store *s, const store_exec_filter *f, store_exec **out,
+                                     size_t *count);
+void store_execs_free(store_exec *items, size_t count);
+
+/* Runs a finished execution of the organization again from the start: a
+ * new execution (trigger_kind "rerun", rerun_of = id) of the same workflow
+ * version with the same trigger data and limits. CF_E_NOT_FOUND;
+ * CF_E_CONFLICT while it is queued or running. */
+CF_MUST_CHECK cf_err store_exec_rerun(store *s, int64_t org_id, int64_t id, int64_t now,
+                                      int64_t *new_id);
+
 /* ------------------------------------------------------------ logs */
 
 typedef struct store_log {

@@ -40,6 +40,38 @@ typedef struct store_backend {
   cf_err (*exec_release)(void *impl, int64_t id, int64_t token, int64_t now);
   cf_err (*exec_rerun_failed)(void *impl, int64_t id, int64_t now);
   cf_err (*exec_get)(void *impl, int64_t id, store_exec *out);
+  /* the REST API's tables and listings (sqlite_api.c) */
+  cf_err (*workflow_list)(void *impl, int64_t org_id, int64_t after_id, int limit,
+                          store_workflow **out, size_t *count);
+  cf_err (*workflow_versions)(void *impl, int64_t org_id, int64_t workflow_id,
+                              int32_t before_version, int limit, store_version_info **out,
+                              size_t *count);
+  cf_err (*workflow_webhook_set)(void *impl, int64_t org_id, int64_t id, const unsigned char *hash,
+                                 int64_t now);
+  cf_err (*workflow_by_webhook)(void *impl, const unsigned char *hash, store_workflow *out);
+  cf_err (*org_find)(void *impl, const char *name, bool create, int64_t now, int64_t *id,
+                     bool *created);
+  cf_err (*org_name)(void *impl, int64_t id, char **name);
+  cf_err (*user_create)(void *impl, int64_t org_id, const char *email, const char *name,
+                        const char *password_hash, store_role role, int64_t now, int64_t *id);
+  cf_err (*user_by_email)(void *impl, const char *email, store_user *out);
+  cf_err (*user_get)(void *impl, int64_t org_id, int64_t id, store_user *out);
+  cf_err (*user_count)(void *impl, int64_t *count);
+  cf_err (*user_list)(void *impl, int64_t org_id, int64_t after_id, int limit, store_user **out,
+                      size_t *count);
+  cf_err (*token_create)(void *impl, const store_token_new *t, int64_t now, int64_t *id);
+  cf_err (*token_lookup)(void *impl, const unsigned char *hash, int64_t now, store_token *out);
+  cf_err (*token_list)(void *impl, int64_t org_id, int64_t after_id, int limit, store_token **out,
+                       size_t *count);
+  cf_err (*token_revoke)(void *impl, int64_t org_id, int64_t id, int64_t user_id, int64_t now);
+  cf_err (*token_touch_async)(void *impl, int64_t id, int64_t now);
+  cf_err (*session_create)(void *impl, const unsigned char *hash, int64_t user_id,
+                           const char *csrf_token, int64_t now, int64_t expires_at);
+  cf_err (*session_lookup)(void *impl, const unsigned char *hash, int64_t now,
+                           store_session *out);
+  cf_err (*session_delete)(void *impl, const unsigned char *hash, int64_t now);
+  cf_err (*exec_list)(void *impl, const store_exec_filter *f, store_exec **out, size_t *count);
+  cf_err (*exec_rerun)(void *impl, int64_t org_id, int64_t id, int64_t now, int64_t *new_id);
   cf_err (*exec_counts)(void *impl, int64_t counts[6]);
   cf_err (*exec_next_due)(void *impl, int64_t *run_at);
   cf_err (*exec_pending)(void *impl, int64_t *count);
@@ -65,5 +97,11 @@ typedef struct store_backend {
 } store_backend;
 
 extern const store_backend store_sqlite_backend;
+
+/* A store: its backend and the backend's own state (store.c forwards). */
+struct store {
+  const store_backend *backend;
+  void *impl;
+};
 
 #endif
