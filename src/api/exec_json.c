@@ -92,35 +92,41 @@ static json_t *logs_json(store *s, int64_t id, cf_err *rc) {
   return arr;
 }
 
+json_t *api_execution_object(const store_exec *e) {
+  json_t *o = json_object();
+  if (!o)
+    return NULL;
+  json_object_set_new(o, "id", json_integer(e->id));
+  json_object_set_new(o, "workflow_id", json_integer(e->workflow_id));
+  json_object_set_new(o, "workflow_version", json_integer(e->workflow_version));
+  json_object_set_new(o, "schedule_id",
+                      e->schedule_id ? json_integer(e->schedule_id) : json_null());
+  json_object_set_new(o, "scheduled_at",
+                      e->schedule_id ? api_time_json(e->scheduled_at) : json_null());
+  json_object_set_new(o, "trigger", json_string(e->trigger_kind));
+  json_object_set_new(o, "trigger_data", parsed(e->trigger_data));
+  json_object_set_new(o, "status", json_string(store_exec_status_name(e->status)));
+  json_object_set_new(o, "attempt", json_integer(e->attempt));
+  json_object_set_new(o, "max_attempts", json_integer(e->max_attempts));
+  json_object_set_new(o, "created_at", api_time_json(e->created_at));
+  json_object_set_new(o, "started_at", api_time_json(e->started_at));
+  json_object_set_new(o, "finished_at", api_time_json(e->finished_at));
+  json_object_set_new(o, "duration_ms", duration(e->started_at, e->finished_at));
+  json_object_set_new(o, "error", text_or_null(e->error));
+  json_object_set_new(o, "result", parsed(e->result));
+  return o;
+}
+
 cf_err api_execution_json(store *s, int64_t id, bool details, json_t **out) {
   *out = NULL;
   store_exec e;
   cf_err rc = store_exec_get(s, id, &e);
   if (rc)
     return rc;
-  json_t *o = json_object();
-  if (!o) {
-    store_exec_clear(&e);
-    return CF_E_NOMEM;
-  }
-  json_object_set_new(o, "id", json_integer(e.id));
-  json_object_set_new(o, "workflow_id", json_integer(e.workflow_id));
-  json_object_set_new(o, "workflow_version", json_integer(e.workflow_version));
-  json_object_set_new(o, "schedule_id", e.schedule_id ? json_integer(e.schedule_id) : json_null());
-  json_object_set_new(o, "scheduled_at",
-                      e.schedule_id ? api_time_json(e.scheduled_at) : json_null());
-  json_object_set_new(o, "trigger", json_string(e.trigger_kind));
-  json_object_set_new(o, "trigger_data", parsed(e.trigger_data));
-  json_object_set_new(o, "status", json_string(store_exec_status_name(e.status)));
-  json_object_set_new(o, "attempt", json_integer(e.attempt));
-  json_object_set_new(o, "max_attempts", json_integer(e.max_attempts));
-  json_object_set_new(o, "created_at", api_time_json(e.created_at));
-  json_object_set_new(o, "started_at", api_time_json(e.started_at));
-  json_object_set_new(o, "finished_at", api_time_json(e.finished_at));
-  json_object_set_new(o, "duration_ms", duration(e.started_at, e.finished_at));
-  json_object_set_new(o, "error", text_or_null(e.error));
-  json_object_set_new(o, "result", parsed(e.result));
+  json_t *o = api_execution_object(&e);
   store_exec_clear(&e);
+  if (!o)
+    return CF_E_NOMEM;
   if (details) {
     json_t *steps = steps_json(s, id, &rc);
     json_t *logs = rc ? NULL : logs_json(s, id, &rc);

@@ -22,6 +22,10 @@ void api_format_time(int64_t ms, char *buf, size_t cap);
 /* A new JSON value for the time, null for 0. */
 json_t *api_time_json(int64_t ms);
 
+/* An execution row as JSON (without steps and logs); NULL when out of
+ * memory. */
+json_t *api_execution_object(const store_exec *e);
+
 /* The execution `id` (with steps and logs when `details`), a new
  * reference in *out. CF_E_NOT_FOUND, store errors, CF_E_NOMEM. */
 CF_MUST_CHECK cf_err api_execution_json(store *s, int64_t id, bool details, json_t **out);
