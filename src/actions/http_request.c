@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "actions/action.h"
+#include "base/buf.h"
 
 #define DEFAULT_TIMEOUT_MS (5LL * 60 * 1000)
 #define MAX_TIMEOUT_MS     (24LL * 3600 * 1000)
@@ -38,48 +39,21 @@
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
 
-typedef struct buf {
-  char *data;
-  size_t len, cap, max;
-  bool too_big;
-} buf;
-
 typedef struct http_state {
   action_call *call;
   CURL *easy;
   struct curl_slist *headers;
   char *body;
-  buf response;
-  buf header_text;
+  cf_buf response;
+  cf_buf header_text;
   int64_t max_bytes;
   bool fail_on_status;
   char errbuf[CURL_ERROR_SIZE];
 } http_state;
 
-static bool buf_add(buf *b, const char *data, size_t n) {
-  if (b->len + n > b->max) {
-    b->too_big = true;
-    return false;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-      return false;
-    b->data = p;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return true;
-}
-
 static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
   http_state *st = ctx;
-  return buf_add(&st->response, data, size * n) ? size * n : 0;
+  return cf_buf_add(&st->response, data, size * n) ? size * n : 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
@@ -89,7 +63,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
    * keep only the last response's headers. */
   if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
     st->header_text.len = 0;
-  return buf_add(&st->header_text, data, len) ? len : 0;
+  return cf_buf_add(&st->header_text, data, len) ? len : 0;
 }
 
 static bool method_ok(const char *m) {
@@ -132,8 +106,8 @@ static void state_free(http_state *st) {
     curl_easy_cleanup(st->easy);
   curl_slist_free_all(st->headers);
   free(st->body);
-  free(st->response.data);
-  free(st->header_text.data);
+  cf_buf_clear(&st->response);
+  cf_buf_clear(&st->header_text);
   free(st);
 }
 
@@ -168,8 +142,8 @@ static char *build_url(CURL *easy, const char *url, const json_t *query, const c
     *why = "url must start with http:// or https://";
     return NULL;
   }
-  buf b = {.max = MAX_URL_BYTES};
-  if (!buf_add(&b, url, strlen(url))) {
+  cf_buf b = {.max = MAX_URL_BYTES};
+  if (!cf_buf_add(&b, url, strlen(url))) {
     *why = "url is too long";
     free(b.data);
     return NULL;
@@ -182,8 +156,8 @@ static char *build_url(CURL *easy, const char *url, const json_t *query, const c
       char *text = value_text(v);
       char *k = curl_easy_escape(easy, key, 0);
       char *val = text ? curl_easy_escape(easy, text, 0) : NULL;
-      bool ok = k && val && buf_add(&b, first ? "?" : "&", 1) && buf_add(&b, k, strlen(k)) &&
-                buf_add(&b, "=", 1) && buf_add(&b, val, strlen(val));
+      bool ok = k && val && cf_buf_add(&b, first ? "?" : "&", 1) && cf_buf_add(&b, k, strlen(k)) &&
+                cf_buf_add(&b, "=", 1) && cf_buf_add(&b, val, strlen(val));
       first = false;
       curl_free(k);
       curl_free(val);
@@ -198,7 +172,7 @@ static char *build_url(CURL *easy, const char *url, const json_t *query, const c
   return b.data;
 }
 
-static json_t *parse_headers(const buf *text) {
+static json_t *parse_headers(const cf_buf *text) {
   json_t *h = json_object();
   if (!h || !text->data)
     return h;

@@ -1232,9 +1232,12 @@ static cf_err queue_lease_async(sqlite_store *s, cf_err (*fn)(sqlite_store *, co
   x->a = *args;
   x->a.error = sq_arena_copy(&ar, args->error);
   x->a.result = sq_arena_copy(&ar, args->result);
+  /* finish_fn and retry_fn are one UPDATE each (with its trigger): atomic
+   * as a statement, no savepoint needed. */
   x->j = (job){.fn = fn,
                .arg = &x->a,
                .wakes = wakes,
+               .one_write = true,
                .done_fn = done ? done : sq_async_ignore,
                .done_ctx = ctx};
   return sq_submit_async(s, &x->j);
