@@ -21,6 +21,10 @@ static const char usage[] =
     "  run FILE.json [--input JSON] [--db PATH] [--quiet]\n"
     "                      run a workflow once; print the execution as JSON\n"
     "  validate FILE.json  check a workflow definition; list every problem\n"
+    "  token create [--db PATH] [--org NAME] [--role ROLE] [--name NAME]\n"
+    "                      make an API token; print it (last line), once\n"
+    "  user create [--db PATH] --email E --password P [--org NAME] [--role ROLE]\n"
+    "                      add a user (and the organization if it is new)\n"
     "  serve [--listen HOST:PORT] [--db PATH]\n"
     "                      serve the HTTP API and the web UI (default 127.0.0.1:8080)\n"
     "  migrate [--db PATH] apply the database's pending migrations and exit\n"
@@ -51,6 +55,10 @@ int main(int argc, char **argv) {
     return cli_run(argc - 2, argv + 2);
   if (strcmp(cmd, "validate") == 0)
     return cli_validate(argc - 2, argv + 2);
+  if (strcmp(cmd, "token") == 0)
+    return cli_token(argc - 2, argv + 2);
+  if (strcmp(cmd, "user") == 0)
+    return cli_user(argc - 2, argv + 2);
   if (strcmp(cmd, "serve") == 0)
     return cli_serve(argc - 2, argv + 2);
   if (strcmp(cmd, "bench") == 0)

@@ -59,8 +59,7 @@ struct conn_state {
 
 const api_route *const api_route_tables[] = {
     api_util_routes,      api_auth_routes, api_workflow_routes,
-    api_execution_routes, api_hook_routes, api_schedule_routes,
-    NULL,
+    api_execution_routes, api_hook_routes, NULL,
 };
 
 /* ------------------------------------------------------------ routing */
@@ -329,8 +328,8 @@ bool api_field_time(const json_t *obj, const char *key, int64_t *out_ms, api_res
   int32_t nanos;
   bool has_offset;
   char why[160];
-  if (!json_is_string(v) || civil_parse_iso(json_string_value(v), &sec, &nanos, &has_offset, why,
-                                            sizeof why) != CF_OK ||
+  if (!json_is_string(v) ||
+      civil_parse_iso(json_string_value(v), &sec, &nanos, &has_offset, why, sizeof why) != CF_OK ||
       !has_offset)
     return field_error(res, "invalid_field", key,
                        "must be an ISO-8601 date-time with Z or an offset, or null");
@@ -371,8 +370,7 @@ void api_store_error(api_response *res, cf_err err, const char *what) {
     api_header_add(res, "Retry-After", "1");
     api_error(res, 503, "unavailable", cf_strerror(err));
     break;
-  default:
-    api_error(res, 500, "internal", cf_strerror(err));
+  default: api_error(res, 500, "internal", cf_strerror(err));
   }
 }
 
@@ -551,12 +549,9 @@ static void serve_asset(const api_request *req, api_response *res) {
 static bool allowed(const api_principal *p, api_access access) {
   switch (access) {
   case API_PUBLIC:
-  case API_READ:
-    return true;
-  case API_WRITE:
-    return p->role >= STORE_ROLE_EDITOR;
-  case API_ADMIN:
-    return p->role >= STORE_ROLE_ADMIN;
+  case API_READ: return true;
+  case API_WRITE: return p->role >= STORE_ROLE_EDITOR;
+  case API_ADMIN: return p->role >= STORE_ROLE_ADMIN;
   }
   return false;
 }

@@ -27,13 +27,13 @@
 #define CACHE_TTL_MS   5000
 #define TOUCH_EVERY_MS 60000
 
-#define LIMIT_SLOTS      1024 /* a power of two */
-#define LIMIT_PROBE      8
-#define LIMIT_WINDOW_MS  (5 * 60 * 1000)
-#define LIMIT_PER_EMAIL  5
-#define LIMIT_PER_IP     20
-#define SESSION_COOKIE   "cronflow_session"
-#define SECRET_TEXT_MAX  128
+#define LIMIT_SLOTS     1024 /* a power of two */
+#define LIMIT_PROBE     8
+#define LIMIT_WINDOW_MS (5 * 60 * 1000)
+#define LIMIT_PER_EMAIL 5
+#define LIMIT_PER_IP    20
+#define SESSION_COOKIE  "cronflow_session"
+#define SECRET_TEXT_MAX 128
 
 typedef struct cache_entry {
   unsigned char hash[STORE_HASH_BYTES];
@@ -138,8 +138,8 @@ cf_err api_bootstrap_admin(store *s, FILE *out) {
   api_secret_new("", 12, password, sizeof password);
   if ((rc = api_password_hash(password, hash, sizeof hash)) != CF_OK)
     return rc;
-  rc = store_user_create(s, 1, "admin@localhost", "Administrator", hash, STORE_ROLE_ADMIN,
-                         now_ms(), NULL);
+  rc = store_user_create(s, 1, "admin@localhost", "Administrator", hash, STORE_ROLE_ADMIN, now_ms(),
+                         NULL);
   if (rc == CF_E_CONFLICT)
     return CF_OK; /* another process made it first */
   if (rc)
@@ -221,8 +221,8 @@ static unsigned by_token(api_request *req, api_response *res, const char *token,
       api_store_error(res, rc, "token");
       return res->status;
     }
-    req->auth = (api_principal){
-        .org_id = t.org_id, .user_id = t.user_id, .token_id = t.id, .role = t.role};
+    req->auth =
+        (api_principal){.org_id = t.org_id, .user_id = t.user_id, .token_id = t.id, .role = t.role};
     touch = now - t.last_used_at >= TOUCH_EVERY_MS;
     store_token_clear(&t);
     cache_put(a, hash, false, now, &req->auth);

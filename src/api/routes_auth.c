@@ -17,11 +17,11 @@
 #include "api/api_int.h"
 #include "api/exec_json.h"
 
-#define SESSION_TTL_MS   (12LL * 3600 * 1000)
-#define NAME_MAX_BYTES   200
-#define EMAIL_MAX_BYTES  254
-#define PASSWORD_MAX     1024
-#define PASSWORD_MIN     8
+#define SESSION_TTL_MS  (12LL * 3600 * 1000)
+#define NAME_MAX_BYTES  200
+#define EMAIL_MAX_BYTES 254
+#define PASSWORD_MAX    1024
+#define PASSWORD_MIN    8
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -52,8 +52,7 @@ static void make_dummy(void) {
 static bool password_ok(const char *hash, const char *password) {
   pthread_once(&dummy_once, make_dummy);
   const char *against = hash ? hash : dummy_store;
-  bool ok = against[0] &&
-            crypto_pwhash_str_verify(against, password, strlen(password)) == 0;
+  bool ok = against[0] && crypto_pwhash_str_verify(against, password, strlen(password)) == 0;
   return ok && hash;
 }
 
@@ -108,11 +107,11 @@ static void login(const api_request *req, api_response *res) {
              "cronflow_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld", cookie,
              SESSION_TTL_MS / 1000);
     api_header_add(res, "Set-Cookie", header);
-    snprintf(header, sizeof header, "cronflow_csrf=%s; Path=/; SameSite=Strict; Max-Age=%lld",
-             csrf, SESSION_TTL_MS / 1000);
+    snprintf(header, sizeof header, "cronflow_csrf=%s; Path=/; SameSite=Strict; Max-Age=%lld", csrf,
+             SESSION_TTL_MS / 1000);
     api_header_add(res, "Set-Cookie", header);
-    res->json = json_pack("{s:o,s:s,s:o}", "user", user_json(&u), "csrf_token", csrf,
-                          "expires_at", api_time_json(expires));
+    res->json = json_pack("{s:o,s:s,s:o}", "user", user_json(&u), "csrf_token", csrf, "expires_at",
+                          api_time_json(expires));
   }
   sodium_memzero(cookie, sizeof cookie);
   store_user_clear(&u);
@@ -154,11 +153,11 @@ static void me(const api_request *req, api_response *res) {
       store_user_clear(&u);
     }
   }
-  res->json = json_pack("{s:{s:I,s:s},s:s,s:o,s:s,s:o}", "organization", "id",
-                        (json_int_t)req->auth.org_id, "name", org_name, "role",
-                        store_role_name(req->auth.role), "user", user, "auth",
-                        req->auth.token_id ? "token" : "session", "token_id",
-                        req->auth.token_id ? json_integer(req->auth.token_id) : json_null());
+  res->json =
+      json_pack("{s:{s:I,s:s},s:s,s:o,s:s,s:o}", "organization", "id", (json_int_t)req->auth.org_id,
+                "name", org_name, "role", store_role_name(req->auth.role), "user", user, "auth",
+                req->auth.token_id ? "token" : "session", "token_id",
+                req->auth.token_id ? json_integer(req->auth.token_id) : json_null());
   free(org_name);
 }
 

@@ -144,9 +144,9 @@ static void validate_cron(const api_request *req, api_response *res) {
 }
 
 const api_route api_util_routes[] = {
-    {"GET", "/healthz", healthz},
-    {"GET", "/readyz", readyz},
-    {"GET", "/api/timezones", timezones},
-    {"POST", "/api/utils/validate-cron", validate_cron},
-    {NULL, NULL, NULL},
+    {"GET", "/healthz", API_PUBLIC, healthz},
+    {"GET", "/readyz", API_PUBLIC, readyz},
+    {"GET", "/api/timezones", API_READ, timezones},
+    {"POST", "/api/utils/validate-cron", API_READ, validate_cron},
+    {NULL, NULL, 0, NULL},
 };

@@ -26,9 +26,9 @@ static int64_t now_ms(void) {
 
 static json_t *workflow_json(const store_workflow *w) {
   return json_pack("{s:I,s:s,s:s,s:i,s:o,s:o,s:b}", "id", (json_int_t)w->id, "name", w->name,
-                   "description", w->description, "version", (int)w->current_version,
-                   "created_at", api_time_json(w->created_at), "updated_at",
-                   api_time_json(w->updated_at), "has_webhook", w->has_webhook);
+                   "description", w->description, "version", (int)w->current_version, "created_at",
+                   api_time_json(w->created_at), "updated_at", api_time_json(w->updated_at),
+                   "has_webhook", w->has_webhook);
 }
 
 /* Parses and validates a definition; *out the flow (caller frees). On
@@ -50,16 +50,16 @@ static cf_err parse_flow(const char *text, size_t len, flow **out, flow_problems
 static json_t *problems_json(const flow_problems *p) {
   json_t *arr = json_array();
   for (int i = 0; i < p->count; i++)
-    json_array_append_new(arr, json_pack("{s:s,s:s}", "path", p->items[i].path, "message",
-                                         p->items[i].message));
+    json_array_append_new(
+        arr, json_pack("{s:s,s:s}", "path", p->items[i].path, "message", p->items[i].message));
   return arr;
 }
 
 static void invalid_workflow(api_response *res, const flow_problems *p) {
   char msg[400];
   const flow_problem *first = p->count ? &p->items[0] : NULL;
-  snprintf(msg, sizeof msg, "the workflow is not valid: %d problem%s%s; first: %s%s%s",
-           p->count, p->count == 1 ? "" : "s", p->truncated ? " (and more)" : "",
+  snprintf(msg, sizeof msg, "the workflow is not valid: %d problem%s%s; first: %s%s%s", p->count,
+           p->count == 1 ? "" : "s", p->truncated ? " (and more)" : "",
            first && first->path[0] ? first->path : "", first && first->path[0] ? ": " : "",
            first ? first->message : "");
   api_error_field(res, 422, "invalid_workflow", msg, first && first->path[0] ? first->path : NULL);
@@ -237,8 +237,8 @@ static void versions_list(const api_request *req, api_response *res) {
 
 /* The definition of version `version` (0 = current) of an organization's
  * workflow, parsed; NULL after the error response. */
-static json_t *definition_of(const api_request *req, api_response *res, int64_t id,
-                             int32_t version, int32_t *found) {
+static json_t *definition_of(const api_request *req, api_response *res, int64_t id, int32_t version,
+                             int32_t *found) {
   store_workflow w;
   cf_err rc = store_workflow_get(req->cfg->store, req->auth.org_id, id, &w);
   if (rc) {
@@ -327,8 +327,8 @@ void api_accepted_execution(api_response *res, int64_t id) {
   char where[64];
   snprintf(where, sizeof where, "/api/executions/%lld", (long long)id);
   res->status = 202;
-  res->json = json_pack("{s:I,s:s,s:s}", "execution_id", (json_int_t)id, "status", "queued",
-                        "url", where);
+  res->json =
+      json_pack("{s:I,s:s,s:s}", "execution_id", (json_int_t)id, "status", "queued", "url", where);
   api_header_add(res, "Location", where);
 }
 
@@ -351,8 +351,8 @@ static void workflows_run(const api_request *req, api_response *res) {
   }
   store_workflow_clear(&w);
   json_t *input = json_object_get(body, "input");
-  json_t *trigger = json_pack("{s:s,s:o}", "kind", "manual", "input",
-                              input ? json_incref(input) : json_object());
+  json_t *trigger =
+      json_pack("{s:s,s:o}", "kind", "manual", "input", input ? json_incref(input) : json_object());
   int64_t exec_id;
   rc = api_workflow_enqueue(req, req->auth.org_id, id, "manual", trigger, &exec_id);
   json_decref(trigger);
@@ -382,8 +382,8 @@ static void webhook_rotate(const api_request *req, api_response *res) {
     return;
   }
   snprintf(url, sizeof url, "/hooks/%s", secret);
-  res->json = json_pack("{s:I,s:s,s:s}", "workflow_id", (json_int_t)id, "secret", secret, "url",
-                        url);
+  res->json =
+      json_pack("{s:I,s:s,s:s}", "workflow_id", (json_int_t)id, "secret", secret, "url", url);
 }
 
 static void webhook_delete(const api_request *req, api_response *res) {

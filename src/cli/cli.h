@@ -32,6 +32,10 @@ int cli_open_store(const char *db_path, bool migrate, store **out);
 /* cronflow run FILE.json [--input JSON] [--db PATH] [--quiet] */
 int cli_run(int argc, char **argv);
 
+/* cronflow token create ... / cronflow user create ... (auth_cmd.c) */
+int cli_token(int argc, char **argv);
+int cli_user(int argc, char **argv);
+
 /* cronflow validate FILE.json */
 int cli_validate(int argc, char **argv);
 

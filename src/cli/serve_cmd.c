@@ -165,7 +165,15 @@ int cli_serve(int argc, char **argv) {
     store_close(db);
     return 1;
   }
-  api_config cfg = {host, port, (unsigned)threads, zones, check_ready, db};
+  if ((err = api_bootstrap_admin(db, stdout)) != CF_OK)
+    fprintf(stderr, "cronflow: cannot create the first admin: %s\n", cf_strerror(err));
+  api_config cfg = {.host = host,
+                    .port = port,
+                    .threads = (unsigned)threads,
+                    .zones = zones,
+                    .ready = check_ready,
+                    .ready_ctx = db,
+                    .store = db};
   api_server *srv;
   err = api_server_start(&cfg, &srv);
   if (err) {

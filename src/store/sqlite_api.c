@@ -55,9 +55,12 @@ typedef struct arg {
   const void *p;
 } arg;
 
-#define AI(x) {'i', (x), NULL}
-#define AT(x) {'t', 0, (x)}
-#define AB(x) {'b', 0, (x)}
+#define AI(x)                                                                                      \
+  { 'i', (x), NULL }
+#define AT(x)                                                                                      \
+  { 't', 0, (x) }
+#define AB(x)                                                                                      \
+  { 'b', 0, (x) }
 #define NARGS(a) ((int)(sizeof(a) / sizeof *(a)))
 
 static void bind_args(sqlite3_stmt *st, const arg *a, int n) {
@@ -192,9 +195,8 @@ static cf_err version_fill(sqlite3_stmt *st, void *item) {
   return CF_OK;
 }
 
-cf_err sq_workflow_versions(void *impl, int64_t org_id, int64_t workflow_id,
-                            int32_t before_version, int limit, store_version_info **out,
-                            size_t *count) {
+cf_err sq_workflow_versions(void *impl, int64_t org_id, int64_t workflow_id, int32_t before_version,
+                            int limit, store_version_info **out, size_t *count) {
   arg a[] = {AI(workflow_id), AI(org_id), AI(before_version), AI(limit)};
   rows r = {.size = sizeof(store_version_info), .fill = version_fill};
   cf_err rc = query(impl, ST_WF_VERSIONS,
@@ -221,7 +223,10 @@ cf_err sq_workflow_webhook_set(void *impl, int64_t org_id, int64_t id, const uns
   write_one w = {ST_WF_WEBHOOK_SET,
                  "UPDATE workflows SET webhook_secret = ?3, updated_at = ?4 "
                  "WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL",
-                 a, NARGS(a), 0, 0};
+                 a,
+                 NARGS(a),
+                 0,
+                 0};
   cf_err rc = write_stmt(impl, &w, false);
   return rc ? rc : w.changes ? CF_OK : CF_E_NOT_FOUND;
 }
@@ -248,7 +253,10 @@ cf_err sq_org_find(void *impl, const char *name, bool create, int64_t now, int64
     write_one w = {ST_ORG_INSERT,
                    "INSERT INTO organizations (name, created_at) VALUES (?1, ?2) "
                    "ON CONFLICT (name) DO NOTHING",
-                   a, NARGS(a), 0, 0};
+                   a,
+                   NARGS(a),
+                   0,
+                   0};
     cf_err rc = write_stmt(impl, &w, false);
     if (rc)
       return rc;
@@ -308,7 +316,10 @@ cf_err sq_user_create(void *impl, int64_t org_id, const char *email, const char 
   write_one w = {ST_USER_INSERT,
                  "INSERT INTO users (org_id, email, name, password_hash, role, created_at) "
                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (email) DO NOTHING",
-                 a, NARGS(a), 0, 0};
+                 a,
+                 NARGS(a),
+                 0,
+                 0};
   cf_err rc = write_stmt(impl, &w, false);
   if (!rc && !w.changes)
     rc = CF_E_CONFLICT;
@@ -327,8 +338,8 @@ static cf_err user_one(void *impl, int slot, const char *sql, const arg *a, int 
 
 cf_err sq_user_by_email(void *impl, const char *email, store_user *out) {
   arg a[] = {AT(email)};
-  return user_one(impl, ST_USER_BY_EMAIL, "SELECT " USER_COLUMNS " FROM users WHERE email = ?1",
-                  a, NARGS(a), out);
+  return user_one(impl, ST_USER_BY_EMAIL, "SELECT " USER_COLUMNS " FROM users WHERE email = ?1", a,
+                  NARGS(a), out);
 }
 
 cf_err sq_user_get(void *impl, int64_t org_id, int64_t id, store_user *out) {
@@ -384,15 +395,18 @@ static void token_clear(void *item) {
 }
 
 cf_err sq_token_create(void *impl, const store_token_new *t, int64_t now, int64_t *id) {
-  arg a[] = {AI(t->org_id),         t->user_id ? (arg)AI(t->user_id) : (arg)AT(NULL),
-             AT(t->name),           AT(t->prefix),
-             AB(t->hash),           AT(store_role_name(t->role)),
-             AI(now),               t->expires_at ? (arg)AI(t->expires_at) : (arg)AT(NULL)};
+  arg a[] = {AI(t->org_id), t->user_id ? (arg)AI(t->user_id) : (arg)AT(NULL),
+             AT(t->name),   AT(t->prefix),
+             AB(t->hash),   AT(store_role_name(t->role)),
+             AI(now),       t->expires_at ? (arg)AI(t->expires_at) : (arg)AT(NULL)};
   write_one w = {ST_TOKEN_INSERT,
                  "INSERT INTO api_tokens (org_id, user_id, name, prefix, token_hash, role, "
                  "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
                  "ON CONFLICT (token_hash) DO NOTHING",
-                 a, NARGS(a), 0, 0};
+                 a,
+                 NARGS(a),
+                 0,
+                 0};
   cf_err rc = write_stmt(impl, &w, false);
   if (!rc && !w.changes)
     rc = CF_E_CONFLICT;
@@ -434,7 +448,10 @@ cf_err sq_token_revoke(void *impl, int64_t org_id, int64_t id, int64_t user_id, 
   write_one w = {ST_TOKEN_REVOKE,
                  "UPDATE api_tokens SET revoked_at = ?4 WHERE id = ?1 AND org_id = ?2 AND "
                  "(?3 = 0 OR user_id = ?3) AND revoked_at IS NULL",
-                 a, NARGS(a), 0, 0};
+                 a,
+                 NARGS(a),
+                 0,
+                 0};
   cf_err rc = write_stmt(impl, &w, false);
   return rc ? rc : w.changes ? CF_OK : CF_E_NOT_FOUND;
 }
@@ -451,8 +468,8 @@ cf_err sq_token_touch_async(void *impl, int64_t id, int64_t now) {
     return CF_E_NOMEM;
   x->a[0] = (arg)AI(id);
   x->a[1] = (arg)AI(now);
-  x->w = (write_one){ST_TOKEN_TOUCH, "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
-                     x->a, 2, 0, 0};
+  x->w = (write_one){
+      ST_TOKEN_TOUCH, "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1", x->a, 2, 0, 0};
   x->j = (job){.fn = write_one_fn,
                .arg = &x->w,
                .one_write = true,
@@ -469,7 +486,10 @@ cf_err sq_session_create(void *impl, const unsigned char *hash, int64_t user_id,
   write_one w = {ST_SESSION_INSERT,
                  "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) "
                  "VALUES (?1, ?2, ?3, ?4, ?5)",
-                 a, NARGS(a), 0, 0};
+                 a,
+                 NARGS(a),
+                 0,
+                 0};
   return write_stmt(impl, &w, false);
 }
 
@@ -500,7 +520,10 @@ cf_err sq_session_lookup(void *impl, const unsigned char *hash, int64_t now, sto
 cf_err sq_session_delete(void *impl, const unsigned char *hash, int64_t now) {
   arg a[] = {AB(hash), AI(now)};
   write_one w = {ST_SESSION_DELETE,
-                 "DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2", a, NARGS(a), 0,
+                 "DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2",
+                 a,
+                 NARGS(a),
+                 0,
                  0};
   return write_stmt(impl, &w, false);
 }
@@ -544,7 +567,10 @@ cf_err sq_exec_rerun(void *impl, int64_t org_id, int64_t id, int64_t now, int64_
                  "?3, max_attempts, backoff_ms, backoff_max_ms, timeout_ms, id, ?3, ?3 "
                  "FROM executions WHERE id = ?1 AND org_id = ?2 AND "
                  "status NOT IN ('queued', 'running')",
-                 a, NARGS(a), 0, 0};
+                 a,
+                 NARGS(a),
+                 0,
+                 0};
   cf_err rc = write_stmt(impl, &w, true);
   if (rc)
     return rc;

@@ -160,9 +160,8 @@ cf_err sq_workflow_row(sqlite3_stmt *st, store_workflow *w);
   .exec_list = sq_exec_list, .exec_rerun = sq_exec_rerun
 cf_err sq_workflow_list(void *impl, int64_t org_id, int64_t after_id, int limit,
                         store_workflow **out, size_t *count);
-cf_err sq_workflow_versions(void *impl, int64_t org_id, int64_t workflow_id,
-                            int32_t before_version, int limit, store_version_info **out,
-                            size_t *count);
+cf_err sq_workflow_versions(void *impl, int64_t org_id, int64_t workflow_id, int32_t before_version,
+                            int limit, store_version_info **out, size_t *count);
 cf_err sq_workflow_webhook_set(void *impl, int64_t org_id, int64_t id, const unsigned char *hash,
                                int64_t now);
 cf_err sq_workflow_by_webhook(void *impl, const unsigned char *hash, store_workflow *out);

@@ -371,8 +371,8 @@ typedef struct store_user {
 /* Creates a user; password_hash is an argon2id string (the caller hashes).
  * CF_E_CONFLICT when the e-mail address is taken (in any organization). */
 CF_MUST_CHECK cf_err store_user_create(store *s, int64_t org_id, const char *email,
-                                       const char *name, const char *password_hash,
-                                       store_role role, int64_t now, int64_t *id);
+                                       const char *name, const char *password_hash, store_role role,
+                                       int64_t now, int64_t *id);
 
 /* The user with this e-mail address (any organization, case-insensitive)
  * or, by id, of this organization. CF_E_NOT_FOUND. Free with
@@ -438,8 +438,7 @@ typedef struct store_session {
 
 /* Creates a session of a user, keyed by the hash of its cookie. */
 CF_MUST_CHECK cf_err store_session_create(store *s, const unsigned char *hash, int64_t user_id,
-                                          const char *csrf_token, int64_t now,
-                                          int64_t expires_at);
+                                          const char *csrf_token, int64_t now, int64_t expires_at);
 
 /* The live session (not expired, user not disabled) with this hash.
  * CF_E_NOT_FOUND. Free with store_session_clear. */

@@ -67,8 +67,7 @@ typedef struct store_backend {
   cf_err (*token_touch_async)(void *impl, int64_t id, int64_t now);
   cf_err (*session_create)(void *impl, const unsigned char *hash, int64_t user_id,
                            const char *csrf_token, int64_t now, int64_t expires_at);
-  cf_err (*session_lookup)(void *impl, const unsigned char *hash, int64_t now,
-                           store_session *out);
+  cf_err (*session_lookup)(void *impl, const unsigned char *hash, int64_t now, store_session *out);
   cf_err (*session_delete)(void *impl, const unsigned char *hash, int64_t now);
   cf_err (*exec_list)(void *impl, const store_exec_filter *f, store_exec **out, size_t *count);
   cf_err (*exec_rerun)(void *impl, int64_t org_id, int64_t id, int64_t now, int64_t *new_id);
