@@ -31,7 +31,8 @@ BASE_CFLAGS += $(PKG_CFLAGS)
 # Files compiled into the binary: the web UI and the SQL migrations.
 WEB_FILES := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
 SQLITE_MIGRATIONS := $(sort $(wildcard src/store/migrations/sqlite/*.sql))
-GEN_SRC := web_files sqlite_migrations
+API_DOCS := src/api/openapi.json
+GEN_SRC := web_files sqlite_migrations api_docs
 
 # Every module's sources; main.c wires them into the binary.
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
@@ -53,6 +54,10 @@ $(BUILD)/gen/web_files.c: $(WEB_FILES) scripts/embed
 $(BUILD)/gen/sqlite_migrations.c: $(SQLITE_MIGRATIONS) scripts/embed
 	@mkdir -p $(dir $@)
 	scripts/embed $@ sqlite_migrations src/store/migrations/sqlite/ $(SQLITE_MIGRATIONS)
+
+$(BUILD)/gen/api_docs.c: $(API_DOCS) scripts/embed
+	@mkdir -p $(dir $@)
+	scripts/embed $@ api_docs src/api/ $(API_DOCS)
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)

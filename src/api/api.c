@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "api/exec_json.h"
+#include "base/buf.h"
 #include "base/civil.h"
 
 #define WAITERS_MAX  256
@@ -46,9 +47,7 @@ struct api_server {
 };
 
 struct conn_state {
-  char *data;
-  size_t len, cap;
-  bool too_big;
+  cf_buf body; /* capped at API_BODY_MAX */
   /* Parked: the response to send once resumed. */
   struct MHD_Connection *conn;
   bool parked, resumed;
@@ -724,27 +723,6 @@ static bool park(api_server *srv, conn_state *st, api_response *res) {
 
 /* ------------------------------------------------------------ callbacks */
 
-static bool append(conn_state *b, const char *data, size_t n) {
-  if (b->too_big || n > API_BODY_MAX - b->len) {
-    b->too_big = true;
-    return true;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-      return false;
-    b->data = p;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return true;
-}
-
 static void client_ip(struct MHD_Connection *conn, char *out, size_t cap) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -771,12 +749,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!b)
       return MHD_NO;
     b->conn = conn;
+    b->body.max = API_BODY_MAX;
     *state = b;
     return MHD_YES;
   }
   if (*upload_data_size) {
-    if (!append(b, upload_data, *upload_data_size))
-      return MHD_NO;
+    if (!cf_buf_add(&b->body, upload_data, *upload_data_size) && !b->body.too_big)
+      return MHD_NO; /* out of memory; past the cap is answered with 413 below */
     *upload_data_size = 0;
     return MHD_YES;
   }
@@ -786,15 +765,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return send_response(conn, &b->pending);
   }
   api_response res = {.status = 200};
-  if (b->too_big) {
+  if (b->body.too_big) {
     char msg[100];
     snprintf(msg, sizeof msg, "the request body is larger than %d bytes", API_BODY_MAX);
     api_error(&res, 413, "body_too_large", msg);
   } else {
     api_request req = {.method = method,
                        .path = url,
-                       .body = b->data ? b->data : "",
-                       .body_len = b->len,
+                       .body = b->body.data ? b->body.data : "",
+                       .body_len = b->body.len,
                        .cfg = &srv->cfg,
                        .server = srv,
                        .conn = conn};
@@ -816,7 +795,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
   conn_state *b = *state;
   if (b) {
     json_decref(b->pending.json);
-    free(b->data);
+    cf_buf_clear(&b->body);
     free(b);
     *state = NULL;
   }

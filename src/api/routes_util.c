@@ -19,6 +19,14 @@ static void healthz(const api_request *req, api_response *res) {
   res->json = json_pack("{s:s,s:s}", "status", "ok", "version", CRONFLOW_VERSION);
 }
 
+static void openapi(const api_request *req, api_response *res) {
+  (void)req;
+  res->content_type = "application/json";
+  res->body = api_docs[0].data;
+  res->body_len = api_docs[0].len;
+  res->cache_control = "no-cache";
+}
+
 static void readyz(const api_request *req, api_response *res) {
   const char *why = req->cfg->ready ? req->cfg->ready(req->cfg->ready_ctx) : NULL;
   if (why) {
@@ -146,6 +154,7 @@ static void validate_cron(const api_request *req, api_response *res) {
 const api_route api_util_routes[] = {
     {"GET", "/healthz", API_PUBLIC, healthz},
     {"GET", "/readyz", API_PUBLIC, readyz},
+    {"GET", "/api/openapi.json", API_PUBLIC, openapi},
     {"GET", "/api/timezones", API_READ, timezones},
     {"POST", "/api/utils/validate-cron", API_READ, validate_cron},
     {NULL, NULL, 0, NULL},
