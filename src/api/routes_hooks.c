@@ -3,7 +3,9 @@
  * execution of the workflow whose secret it is, with the request's body,
  * query and headers as trigger data, and answers 202 with the execution
  * id; with ?wait=true it answers with the execution itself once it ends
- * (200), or as it stands when the wait runs out (202). The wait parks the
+ * (200), or as it stands when the wait runs out (202). trigger.input is the
+ * body too, so a workflow reads its input the same way whether it runs by
+ * hand or by webhook. The wait parks the
  * connection (api.c) and holds no thread.
  *
  * No authentication: the secret in the URL is the credential (160+ random
@@ -105,8 +107,11 @@ static void hook(const api_request *req, api_response *res) {
   collect query = {json_object(), false}, headers = {json_object(), true};
   api_query_each(req, add_value, &query);
   api_headers_each(req, add_value, &headers);
-  json_t *trigger = json_pack("{s:s,s:s,s:o,s:o,s:o}", "kind", "webhook", "method", req->method,
-                              "body", body, "query", query.obj, "headers", headers.obj);
+  /* input repeats the body so that a workflow reads trigger.input the
+   * same way whether it was run by hand or by its webhook. */
+  json_t *trigger = json_pack("{s:s,s:s,s:O,s:o,s:o,s:o}", "kind", "webhook", "method",
+                              req->method, "input", body, "body", body, "query", query.obj,
+                              "headers", headers.obj);
   int64_t id;
   rc = trigger ? api_workflow_enqueue(req, org, workflow, "webhook", trigger, &id) : CF_E_NOMEM;
   json_decref(trigger);
