@@ -1540,6 +1540,7 @@ const store_backend store_sqlite_backend = {
     .sched_set_enabled = sq_sched_set_enabled,
     .sched_delete = sq_sched_delete,
     .sched_get = sq_sched_get,
+    .sched_load = sq_sched_load,
     .sched_list = sq_sched_list,
     .sched_changed = sq_sched_changed,
     .sched_change_seq = sq_sched_change_seq,

@@ -153,6 +153,7 @@ cf_err sq_sched_update(void *impl, int64_t org_id, int64_t id, const store_sched
 cf_err sq_sched_set_enabled(void *impl, int64_t org_id, int64_t id, bool enabled, int64_t now);
 cf_err sq_sched_delete(void *impl, int64_t org_id, int64_t id, int64_t now);
 cf_err sq_sched_get(void *impl, int64_t org_id, int64_t id, store_schedule *out);
+cf_err sq_sched_load(void *impl, int64_t id, store_schedule *out);
 cf_err sq_sched_list(void *impl, int64_t org_id, int64_t after_id, int limit, store_schedule **out,
                      size_t *count);
 cf_err sq_sched_changed(void *impl, int64_t since, int limit, store_schedule **out, size_t *count);

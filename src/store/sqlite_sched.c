@@ -26,6 +26,7 @@ enum {
   ST_SC_SET_ENABLED,
   ST_SC_DELETE,
   ST_SC_GET,
+  ST_SC_LOAD,
   ST_SC_LIST,
   ST_SC_CHANGED,
   ST_SC_SEQ,
@@ -297,22 +298,33 @@ static cf_err read_schedules(sqlite_store *s, int slot, const char *sql, schedul
   return rc;
 }
 
-cf_err sq_sched_get(void *impl, int64_t org_id, int64_t id, store_schedule *out) {
+/* The first row of a query by id, as one schedule. */
+static cf_err schedule_one(sqlite_store *s, int slot, const char *sql, int64_t id, int64_t org_id,
+                           store_schedule *out) {
   memset(out, 0, sizeof *out);
   schedule_rows r = {.key1 = id, .key2 = org_id, .limit = 1};
   store_schedule *items;
   size_t n;
-  cf_err rc = read_schedules(impl, ST_SC_GET,
-                             "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE id = ?1 AND "
-                             "org_id = ?2 AND deleted_at IS NULL LIMIT ?3",
-                             &r, &items, &n);
+  cf_err rc = read_schedules(s, slot, sql, &r, &items, &n);
   if (!rc && n == 0)
     rc = CF_E_NOT_FOUND;
-  if (!rc) {
+  if (!rc)
     *out = items[0];
-    free(items);
-  }
+  free(items);
   return rc;
+}
+
+cf_err sq_sched_get(void *impl, int64_t org_id, int64_t id, store_schedule *out) {
+  return schedule_one(impl, ST_SC_GET,
+                      "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE id = ?1 AND "
+                      "org_id = ?2 AND deleted_at IS NULL LIMIT ?3",
+                      id, org_id, out);
+}
+
+cf_err sq_sched_load(void *impl, int64_t id, store_schedule *out) {
+  return schedule_one(impl, ST_SC_LOAD,
+                      "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE id = ?1 LIMIT ?3", id, 0,
+                      out);
 }
 
 cf_err sq_sched_list(void *impl, int64_t org_id, int64_t after_id, int limit, store_schedule **out,
@@ -562,7 +574,7 @@ static cf_err fire_run(conn *c, int64_t schedule_id, store_overlap overlap,
   char detail[512] = "";
   if (in->kind == STORE_FIRE_CATCH_UP)
     detail_add(detail, sizeof detail, "catch-up of a missed fire");
-  if (in->late)
+  if (in->late && in->kind != STORE_FIRE_CATCH_UP)
     detail_add(detail, sizeof detail, "late");
   if (in->dst_shifted)
     detail_add(detail, sizeof detail, "dst_shifted: the wall time fell in a DST gap");

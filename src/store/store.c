@@ -387,6 +387,10 @@ cf_err store_sched_get(store *s, int64_t org_id, int64_t id, store_schedule *out
   return s->backend->sched_get(s->impl, org_id ? org_id : 1, id, out);
 }
 
+cf_err store_sched_load(store *s, int64_t id, store_schedule *out) {
+  return s->backend->sched_load(s->impl, id, out);
+}
+
 void store_schedule_clear(store_schedule *sc) {
   if (!sc)
     return;

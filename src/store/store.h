@@ -432,6 +432,10 @@ CF_MUST_CHECK cf_err store_sched_delete(store *s, int64_t org_id, int64_t id, in
 CF_MUST_CHECK cf_err store_sched_get(store *s, int64_t org_id, int64_t id, store_schedule *out);
 void store_schedule_clear(store_schedule *sc);
 
+/* A schedule of any organization, deleted or not (see `deleted`): what a
+ * scheduler reloads. CF_E_NOT_FOUND only for an id never created. */
+CF_MUST_CHECK cf_err store_sched_load(store *s, int64_t id, store_schedule *out);
+
 /* Up to `limit` schedules of an organization that are not deleted, with
  * id > after_id, by id. Free with store_schedules_free. */
 CF_MUST_CHECK cf_err store_sched_list(store *s, int64_t org_id, int64_t after_id, int limit,

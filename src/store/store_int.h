@@ -70,6 +70,7 @@ typedef struct store_backend {
   cf_err (*sched_set_enabled)(void *impl, int64_t org_id, int64_t id, bool enabled, int64_t now);
   cf_err (*sched_delete)(void *impl, int64_t org_id, int64_t id, int64_t now);
   cf_err (*sched_get)(void *impl, int64_t org_id, int64_t id, store_schedule *out);
+  cf_err (*sched_load)(void *impl, int64_t id, store_schedule *out);
   cf_err (*sched_list)(void *impl, int64_t org_id, int64_t after_id, int limit,
                        store_schedule **out, size_t *count);
   cf_err (*sched_changed)(void *impl, int64_t since, int limit, store_schedule **out,
