@@ -29,4 +29,10 @@ int cli_open_store(const char *db_path, bool migrate, store **out);
 /* cronflow tz list|show ... */
 int cli_tz(int argc, char **argv);
 
+/* cronflow schedule add|list|show|enable|disable|delete|ticks ... */
+int cli_schedule(int argc, char **argv);
+
+/* cronflow workflow add --db PATH FILE.json */
+int cli_workflow(int argc, char **argv);
+
 #endif
