@@ -234,6 +234,9 @@ static int bench_queue(int argc, char **argv) {
 int cli_bench(int argc, char **argv) {
   if (argc >= 1 && strcmp(argv[0], "queue") == 0)
     return bench_queue(argc - 1, argv + 1);
-  fprintf(stderr, "usage: cronflow bench queue [--executions N] [--workers W] [--db PATH]\n");
+  if (argc >= 1 && strcmp(argv[0], "fire") == 0)
+    return cli_bench_fire(argc - 1, argv + 1);
+  fprintf(stderr, "usage: cronflow bench queue [--executions N] [--workers W] [--db PATH]\n"
+                  "       cronflow bench fire [--burst N] [--schedules N] [--spread-seconds S]\n");
   return 2;
 }

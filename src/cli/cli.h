@@ -29,6 +29,9 @@ int cli_open_store(const char *db_path, bool migrate, store **out);
 /* cronflow tz list|show ... */
 int cli_tz(int argc, char **argv);
 
+/* cronflow bench fire ... (bench_fire.c) */
+int cli_bench_fire(int argc, char **argv);
+
 /* cronflow schedule add|list|show|enable|disable|delete|ticks ... */
 int cli_schedule(int argc, char **argv);
 

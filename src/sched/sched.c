@@ -30,6 +30,9 @@
 #define ONTIME_MAX      1000    /* on-time instants per fire at most */
 #define COUNT_MISSED_TO 1000000 /* counting missed instants stops here */
 #define PRUNE_EVERY_MS  (10 * 60 * 1000)
+/* Fire transactions queued at once: one being written while the one
+ * before it is synced, so workers see the first fires of a burst early. */
+#define INFLIGHT_MAX 2
 
 typedef struct entry {
   int64_t id, revision;
@@ -70,6 +73,8 @@ struct sched {
   bool stop, check_now;
   uint64_t wake_seq, settle_req, settled;
   sched_stats stats;
+  int inflight;                 /* fire transactions queued, not yet applied */
+  struct fire_batch *completed; /* transactions the store has answered */
   /* the thread's own */
   entry **heap;
   size_t heap_n, heap_cap;
@@ -79,11 +84,6 @@ struct sched {
   int64_t seen_change_seq;
   int64_t last_clock_offset; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ms */
   int64_t next_check_mono, next_prune_mono;
-  /* fire batch buffers, reused */
-  plan_instant *inst;
-  size_t inst_n, inst_cap;
-  store_fire_instant *sinst;
-  size_t sinst_cap;
 };
 
 /* ------------------------------------------------------------ clocks */
@@ -498,17 +498,39 @@ static void reload_one(sched *s, int64_t id) {
 
 /* ------------------------------------------------------------ planning */
 
-static plan_instant *plan_push(sched *s, int64_t at, int32_t offset, bool dst,
+/* One fire transaction in flight: what it writes (the store reads the
+ * arrays until `done`) and the records it took out of the heap. */
+typedef struct pending_fire {
+  entry *e;
+  size_t first, count; /* in the batch's instants */
+  cron_fire next;
+  bool has_next;
+} pending_fire;
+
+typedef struct fire_batch {
+  struct fire_batch *next; /* on the completed list */
+  sched *s;
+  size_t n, cap;
+  store_fire *fires;
+  pending_fire *pend;
+  plan_instant *inst;
+  size_t inst_n, inst_cap;
+  store_fire_instant *sinst;
+  cf_err result;
+  int64_t clock_now;
+} fire_batch;
+
+static plan_instant *plan_push(fire_batch *b, int64_t at, int32_t offset, bool dst,
                                store_fire_kind kind) {
-  if (s->inst_n == s->inst_cap) {
-    size_t cap = s->inst_cap ? s->inst_cap * 2 : 1024;
-    plan_instant *p = realloc(s->inst, cap * sizeof *p);
+  if (b->inst_n == b->inst_cap) {
+    size_t cap = b->inst_cap ? b->inst_cap * 2 : 256;
+    plan_instant *p = realloc(b->inst, cap * sizeof *p);
     if (!p)
       return NULL;
-    s->inst = p;
-    s->inst_cap = cap;
+    b->inst = p;
+    b->inst_cap = cap;
   }
-  plan_instant *p = &s->inst[s->inst_n++];
+  plan_instant *p = &b->inst[b->inst_n++];
   p->at = at;
   p->kind = kind;
   p->late = kind == STORE_FIRE_CATCH_UP;
@@ -524,12 +546,12 @@ static void format_utc(int64_t ms, char *buf, size_t cap) {
 
 /*
  * Plans the fire of a due record at clock time `now`: appends its instants
- * (missed ones by the misfire policy, then those within grace) to s->inst
+ * (missed ones by the misfire policy, then those within grace) to b->inst
  * and sets *new_cursor and *next (the instant after the last one
  * planned). Returns false when out of memory.
  */
-static bool plan_fire(sched *s, entry *e, int64_t now, int64_t *new_cursor, cron_fire *next,
-                      bool *has_next) {
+static bool plan_fire(sched *s, fire_batch *b, entry *e, int64_t now, int64_t *new_cursor,
+                      cron_fire *next, bool *has_next) {
   int64_t limit_end = e->ends_at ? e->ends_at : NEVER_MS - 1;
   int64_t miss_before = now - e->jitter - e->grace_ms; /* earlier instants are missed */
   cron_fire f = {.at = e->fire_at / 1000, .offset = e->offset, .dst_shifted = e->dst_shifted};
@@ -561,7 +583,7 @@ static bool plan_fire(sched *s, entry *e, int64_t now, int64_t *new_cursor, cron
       at_least = older >= COUNT_MISSED_TO;
     }
     if (older > 0) {
-      plan_instant *sum = plan_push(s, e->fire_at, e->offset, false, STORE_FIRE_MISSED);
+      plan_instant *sum = plan_push(b, e->fire_at, e->offset, false, STORE_FIRE_MISSED);
       char from[32], to[32], text[200];
       format_utc(e->fire_at, from, sizeof from);
       format_utc(got ? newest[got - 1].at * 1000 - 1000 : e->fire_at, to, sizeof to);
@@ -582,7 +604,7 @@ static bool plan_fire(sched *s, entry *e, int64_t now, int64_t *new_cursor, cron
       run_from = 0;
     for (int i = got - 1; i >= 0; i--) {
       bool runs = i < run_from;
-      plan_instant *pi = plan_push(s, newest[i].at * 1000, newest[i].offset, newest[i].dst_shifted,
+      plan_instant *pi = plan_push(b, newest[i].at * 1000, newest[i].offset, newest[i].dst_shifted,
                                    runs ? STORE_FIRE_CATCH_UP : STORE_FIRE_MISSED);
       if (!pi) {
         free(newest);
@@ -606,7 +628,7 @@ static bool plan_fire(sched *s, entry *e, int64_t now, int64_t *new_cursor, cron
   int ontime = 0;
   while (have && f.at * 1000 + e->jitter <= now && f.at * 1000 <= limit_end &&
          ontime < ONTIME_MAX) {
-    plan_instant *pi = plan_push(s, f.at * 1000, f.offset, f.dst_shifted, STORE_FIRE_RUN);
+    plan_instant *pi = plan_push(b, f.at * 1000, f.offset, f.dst_shifted, STORE_FIRE_RUN);
     if (!pi)
       return false;
     pi->late = now - f.at * 1000 - e->jitter > 1000;
@@ -621,100 +643,46 @@ static bool plan_fire(sched *s, entry *e, int64_t now, int64_t *new_cursor, cron
 
 /* ------------------------------------------------------------ firing */
 
-typedef struct pending_fire {
-  entry *e;
-  size_t first, count; /* in s->inst */
-  cron_fire next;
-  bool has_next;
-} pending_fire;
-
-static void plans_clear(sched *s) {
-  for (size_t i = 0; i < s->inst_n; i++)
-    free(s->inst[i].detail);
-  s->inst_n = 0;
+static void batch_free(fire_batch *b) {
+  if (!b)
+    return;
+  for (size_t i = 0; i < b->inst_n; i++)
+    free(b->inst[i].detail);
+  free(b->inst);
+  free(b->sinst);
+  free(b->fires);
+  free(b->pend);
+  free(b);
 }
 
-/* Fires every record due at `now`, at most SCHED_BATCH_MAX per
- * transaction. Returns true if it did any work. */
-static bool fire_due(sched *s, int64_t now) {
-  if (!s->heap_n || s->heap[0]->due > now)
-    return false;
-  store_fire fires[64];
-  pending_fire pend[64];
-  store_fire *fv = fires;
-  pending_fire *pv = pend;
-  size_t cap = 64, n = 0;
-  while (s->heap_n && s->heap[0]->due <= now && n < SCHED_BATCH_MAX) {
-    if (n == cap) {
-      size_t ncap = cap * 2;
-      store_fire *f2 = fv == fires ? malloc(ncap * sizeof *f2) : realloc(fv, ncap * sizeof *f2);
-      if (!f2)
-        break;
-      if (fv == fires)
-        memcpy(f2, fires, sizeof fires);
-      fv = f2;
-      pending_fire *p2 = pv == pend ? malloc(ncap * sizeof *p2) : realloc(pv, ncap * sizeof *p2);
-      if (!p2)
-        break;
-      if (pv == pend)
-        memcpy(p2, pend, sizeof pend);
-      pv = p2;
-      cap = ncap;
-    }
-    entry *e = s->heap[0];
-    heap_remove(s, e);
-    pending_fire *p = &pv[n];
-    p->e = e;
-    p->first = s->inst_n;
-    int64_t new_cursor;
-    if (!plan_fire(s, e, now, &new_cursor, &p->next, &p->has_next)) {
-      e->due = now + 1000;
-      (void)heap_push(s, e);
-      break;
-    }
-    p->count = s->inst_n - p->first;
-    fv[n] = (store_fire){.schedule_id = e->id,
-                         .revision = e->revision,
-                         .expect_cursor = e->cursor,
-                         .new_cursor = new_cursor};
-    n++;
-  }
-  cf_err rc = n ? CF_OK : CF_E_NOMEM;
-  if (!rc && s->sinst_cap < s->inst_n) {
-    store_fire_instant *si = realloc(s->sinst, s->inst_n * sizeof *si);
-    if (si) {
-      s->sinst = si;
-      s->sinst_cap = s->inst_n;
-    } else {
-      rc = CF_E_NOMEM; /* every record goes back into the heap below */
-    }
-  }
-  for (size_t i = 0; !rc && i < n; i++) {
-    for (size_t k = 0; k < pv[i].count; k++) {
-      const plan_instant *pi = &s->inst[pv[i].first + k];
-      s->sinst[pv[i].first + k] = (store_fire_instant){.at = pi->at,
-                                                       .local = pi->local,
-                                                       .kind = pi->kind,
-                                                       .late = pi->late,
-                                                       .dst_shifted = pi->dst_shifted,
-                                                       .detail = pi->detail};
-    }
-    fv[i].instants = &s->sinst[pv[i].first];
-    fv[i].count = pv[i].count;
-  }
-  if (!rc)
-    rc = store_sched_fire(s->store, fv, n, real_ms());
+/* The store's callback (writer or syncer thread): hand the batch back. */
+static void fire_done(void *ctx, cf_err result) {
+  fire_batch *b = ctx;
+  sched *s = b->s;
+  b->result = result;
+  pthread_mutex_lock(&s->mu);
+  b->next = s->completed;
+  s->completed = b;
+  pthread_cond_broadcast(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* Applies a finished transaction's outcomes to the records it took. */
+static void batch_apply(sched *s, fire_batch *b) {
   int64_t enqueued = 0, stale = 0;
-  for (size_t i = 0; i < n; i++) {
-    entry *e = pv[i].e;
+  cf_err rc = b->result;
+  for (size_t i = 0; i < b->n; i++) {
+    entry *e = b->pend[i].e;
+    const store_fire *f = &b->fires[i];
     if (rc) {
-      e->due = now + 1000; /* try again in a second */
+      e->due = b->clock_now + 1000; /* try again in a second */
       (void)heap_push(s, e);
-    } else if (fv[i].result == STORE_FIRED) {
-      enqueued += fv[i].enqueued;
-      e->cursor = fv[i].new_cursor;
-      if (pv[i].has_next && (!e->ends_at || pv[i].next.at * 1000 <= e->ends_at)) {
-        entry_set_fire(e, &pv[i].next);
+    } else if (f->result == STORE_FIRED) {
+      enqueued += f->enqueued;
+      e->cursor = f->new_cursor;
+      const cron_fire *nx = &b->pend[i].next;
+      if (b->pend[i].has_next && (!e->ends_at || nx->at * 1000 <= e->ends_at)) {
+        entry_set_fire(e, nx);
         (void)heap_push(s, e);
       } else {
         entry_set_never(e);
@@ -724,25 +692,109 @@ static bool fire_due(sched *s, int64_t now) {
       reload_one(s, e->id);
     }
   }
-  plans_clear(s);
-  if (fv != fires)
-    free(fv);
-  if (pv != pend)
-    free(pv);
   if (rc)
-    logf_(s, "could not write %zu fires: %s; retrying in a second", n, cf_strerror(rc));
+    logf_(s, "could not write %zu fires: %s; retrying in a second", b->n, cf_strerror(rc));
   pthread_mutex_lock(&s->mu);
   if (rc) {
     s->stats.errors++;
   } else {
     s->stats.transactions++;
-    s->stats.fires += (int64_t)n - stale;
+    s->stats.fires += (int64_t)b->n - stale;
     s->stats.executions += enqueued;
     s->stats.stale += stale;
   }
-  s->stats.loaded = (int64_t)s->table_n;
+  s->inflight--;
   pthread_mutex_unlock(&s->mu);
-  return rc == CF_OK;
+  batch_free(b);
+}
+
+/* Handles every transaction that came back. */
+static void take_completed(sched *s) {
+  pthread_mutex_lock(&s->mu);
+  fire_batch *list = s->completed;
+  s->completed = NULL;
+  pthread_mutex_unlock(&s->mu);
+  while (list) {
+    fire_batch *next = list->next;
+    batch_apply(s, list);
+    list = next;
+  }
+}
+
+static bool fire_slots_full(sched *s) {
+  pthread_mutex_lock(&s->mu);
+  bool full = s->inflight >= INFLIGHT_MAX;
+  pthread_mutex_unlock(&s->mu);
+  return full;
+}
+
+/* Takes up to SCHED_BATCH_MAX records due at `now` out of the heap, plans
+ * their fires and queues them as one transaction without waiting for it.
+ * Returns true if it queued one. */
+static bool fire_due(sched *s, int64_t now) {
+  if (!s->heap_n || s->heap[0]->due > now || fire_slots_full(s))
+    return false;
+  fire_batch *b = calloc(1, sizeof *b);
+  if (!b)
+    return false;
+  b->s = s;
+  b->clock_now = now;
+  while (s->heap_n && s->heap[0]->due <= now && b->n < SCHED_BATCH_MAX) {
+    if (b->n == b->cap) {
+      size_t cap = b->cap ? b->cap * 4 : 16;
+      store_fire *f = realloc(b->fires, cap * sizeof *f);
+      if (f)
+        b->fires = f;
+      pending_fire *pf = f ? realloc(b->pend, cap * sizeof *pf) : NULL;
+      if (!pf)
+        break;
+      b->pend = pf;
+      b->cap = cap;
+    }
+    entry *e = s->heap[0];
+    heap_remove(s, e);
+    pending_fire *p = &b->pend[b->n];
+    p->e = e;
+    p->first = b->inst_n;
+    int64_t new_cursor;
+    if (!plan_fire(s, b, e, now, &new_cursor, &p->next, &p->has_next)) {
+      e->due = now + 1000;
+      (void)heap_push(s, e);
+      break;
+    }
+    p->count = b->inst_n - p->first;
+    b->fires[b->n++] = (store_fire){.schedule_id = e->id,
+                                    .revision = e->revision,
+                                    .expect_cursor = e->cursor,
+                                    .new_cursor = new_cursor};
+  }
+  cf_err rc = b->n ? CF_OK : CF_E_NOMEM;
+  if (!rc && !(b->sinst = malloc((b->inst_n ? b->inst_n : 1) * sizeof *b->sinst)))
+    rc = CF_E_NOMEM;
+  for (size_t i = 0; !rc && i < b->n; i++) {
+    for (size_t k = 0; k < b->pend[i].count; k++) {
+      const plan_instant *pi = &b->inst[b->pend[i].first + k];
+      b->sinst[b->pend[i].first + k] = (store_fire_instant){.at = pi->at,
+                                                            .local = pi->local,
+                                                            .kind = pi->kind,
+                                                            .late = pi->late,
+                                                            .dst_shifted = pi->dst_shifted,
+                                                            .detail = pi->detail};
+    }
+    b->fires[i].instants = &b->sinst[b->pend[i].first];
+    b->fires[i].count = b->pend[i].count;
+  }
+  pthread_mutex_lock(&s->mu);
+  s->inflight++;
+  pthread_mutex_unlock(&s->mu);
+  if (!rc)
+    rc = store_sched_fire_async(s->store, b->fires, b->n, real_ms(), fire_done, b);
+  if (rc) {
+    b->result = rc;
+    batch_apply(s, b); /* every record back into the heap, due in a second */
+    return false;
+  }
+  return true;
 }
 
 /* ------------------------------------------------------------ the thread */
@@ -776,39 +828,46 @@ static void *sched_main(void *arg) {
   pthread_setname_np(pthread_self(), "cf-sched");
   pthread_mutex_lock(&s->mu);
   for (;;) {
-    if (s->stop)
+    if (s->stop && s->inflight == 0)
       break;
     uint64_t wake_seen = s->wake_seq, settle_target = s->settle_req;
-    bool check = s->check_now;
+    bool check = s->check_now, stopping = s->stop;
     s->check_now = false;
     pthread_mutex_unlock(&s->mu);
 
-    int64_t mono_ms = mono_ns() / 1000000;
-    notice_clock_jump(s);
-    if (check || mono_ms >= s->next_check_mono) {
-      cf_err rc = load_changes(s);
-      if (rc)
-        logf_(s, "could not reload schedules: %s", cf_strerror(rc));
-      s->next_check_mono = mono_ms + s->opt.reload_check_ms;
+    take_completed(s);
+    bool worked = false;
+    if (!stopping) {
+      int64_t mono_ms = mono_ns() / 1000000;
+      notice_clock_jump(s);
+      if (check || mono_ms >= s->next_check_mono) {
+        cf_err rc = load_changes(s);
+        if (rc)
+          logf_(s, "could not reload schedules: %s", cf_strerror(rc));
+        s->next_check_mono = mono_ms + s->opt.reload_check_ms;
+      }
+      if (mono_ms >= s->next_prune_mono) {
+        prune_ticks(s);
+        s->next_prune_mono = mono_ms + PRUNE_EVERY_MS;
+      }
+      worked = fire_due(s, s->clock.now_ms(s->clock.ctx));
     }
-    if (mono_ms >= s->next_prune_mono) {
-      prune_ticks(s);
-      s->next_prune_mono = mono_ms + PRUNE_EVERY_MS;
-    }
-    int64_t now = s->clock.now_ms(s->clock.ctx);
-    bool worked = fire_due(s, now);
 
     pthread_mutex_lock(&s->mu);
     s->stats.loaded = (int64_t)s->table_n;
-    if (s->stop)
-      break;
+    if (s->completed || (s->stop && !stopping))
+      continue;
     if (worked && s->heap_n && s->heap[0]->due <= s->clock.now_ms(s->clock.ctx))
       continue; /* more due than one batch */
     if (s->wake_seq != wake_seen || s->check_now)
       continue;
-    s->settled = settle_target;
-    pthread_cond_broadcast(&s->settled_cv);
-    int64_t deadline = s->heap_n ? s->heap[0]->due : INT64_MAX;
+    if (s->inflight == 0) {
+      s->settled = settle_target;
+      pthread_cond_broadcast(&s->settled_cv);
+    }
+    /* With every transaction slot taken, the next wake-up is a commit. */
+    int64_t deadline =
+        s->heap_n && !s->stop && s->inflight < INFLIGHT_MAX ? s->heap[0]->due : INT64_MAX;
     int64_t max_real = s->next_check_mono - mono_ns() / 1000000;
     if (max_real < 1)
       max_real = 1;
@@ -876,9 +935,6 @@ void sched_stop(sched *s) {
     entry_free(s->table[i]);
   free(s->table);
   free(s->heap);
-  plans_clear(s);
-  free(s->inst);
-  free(s->sinst);
   pthread_cond_destroy(&s->cv);
   pthread_cond_destroy(&s->settled_cv);
   pthread_mutex_destroy(&s->mu);

@@ -43,7 +43,7 @@
 #include "tz/tz.h"
 
 /* Fires written per transaction at most. */
-#define SCHED_BATCH_MAX 1024
+#define SCHED_BATCH_MAX 512
 
 /*
  * The scheduler's clock. now_ms: milliseconds since the Unix epoch on this

@@ -159,6 +159,8 @@ cf_err sq_sched_list(void *impl, int64_t org_id, int64_t after_id, int limit, st
 cf_err sq_sched_changed(void *impl, int64_t since, int limit, store_schedule **out, size_t *count);
 cf_err sq_sched_change_seq(void *impl, int64_t *seq);
 cf_err sq_sched_fire(void *impl, store_fire *fires, size_t n, int64_t now);
+cf_err sq_sched_fire_async(void *impl, store_fire *fires, size_t n, int64_t now, store_done_fn done,
+                           void *ctx);
 cf_err sq_exec_cancel(void *impl, int64_t id, int64_t now);
 cf_err sq_sched_ticks(void *impl, int64_t schedule_id, int64_t before_id, int limit,
                       store_tick **out, size_t *count);

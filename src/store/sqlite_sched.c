@@ -567,8 +567,8 @@ static void detail_add(char *buf, size_t cap, const char *text) {
  * decides whether and how. */
 static cf_err fire_run(conn *c, int64_t schedule_id, store_overlap overlap,
                        const store_fire_instant *in, int64_t now, store_fire *f) {
-  active_set act;
-  cf_err rc = fire_active(c, schedule_id, &act);
+  active_set act = {0};
+  cf_err rc = overlap == STORE_OVERLAP_ALLOW ? CF_OK : fire_active(c, schedule_id, &act);
   if (rc)
     return rc;
   char detail[512] = "";
@@ -617,7 +617,7 @@ static cf_err fire_run(conn *c, int64_t schedule_id, store_overlap overlap,
   detail_add(detail, sizeof detail, note);
   if (!run)
     return tick_insert(c, schedule_id, in->at, "skipped_overlap", 0, detail, now);
-  int64_t id;
+  int64_t id = 0;
   if ((rc = fire_insert(c, schedule_id, in, run_at, now, &id)) != CF_OK)
     return rc;
   if (id == 0)
@@ -633,22 +633,45 @@ typedef struct fire_args {
   int64_t now;
 } fire_args;
 
+/* Counts the instants planned to run and the last of them. */
+static int planned_runs(const store_fire *f, int64_t *last) {
+  int n = 0;
+  *last = 0;
+  for (size_t i = 0; i < f->count; i++)
+    if (f->instants[i].kind != STORE_FIRE_MISSED) {
+      n++;
+      *last = f->instants[i].at;
+    }
+  return n;
+}
+
 static cf_err fire_one(conn *c, store_fire *f, int64_t now) {
   f->result = STORE_FIRE_STALE;
   f->enqueued = 0;
   f->last_execution_id = 0;
-  SQ_STMT_OR_FAIL(chk, c, ST_FIRE_CHECK,
-                  "SELECT overlap_policy FROM schedules WHERE id = ?1 AND revision = ?2 AND "
-                  "enabled = 1 AND deleted_at IS NULL AND next_fire_at IS ?3");
-  sqlite3_bind_int64(chk, 1, f->schedule_id);
-  sqlite3_bind_int64(chk, 2, f->revision);
-  sq_bind_int_or_null(chk, 3, f->expect_cursor);
-  int step = sqlite3_step(chk);
+  /* The compare-and-set first: it moves the cursor and counts the runs as
+   * planned, or changes nothing when the schedule moved on. */
+  int64_t planned_last;
+  int planned = planned_runs(f, &planned_last);
+  SQ_STMT_OR_FAIL(cas, c, ST_FIRE_CHECK,
+                  "UPDATE schedules SET next_fire_at = ?4, last_fire_at = coalesce(?5, "
+                  "last_fire_at), total_runs = total_runs + ?6 WHERE id = ?1 AND revision = ?2 "
+                  "AND enabled = 1 AND deleted_at IS NULL AND next_fire_at IS ?3 "
+                  "RETURNING overlap_policy");
+  sqlite3_bind_int64(cas, 1, f->schedule_id);
+  sqlite3_bind_int64(cas, 2, f->revision);
+  sq_bind_int_or_null(cas, 3, f->expect_cursor);
+  sq_bind_int_or_null(cas, 4, f->new_cursor);
+  sq_bind_int_or_null(cas, 5, planned_last);
+  sqlite3_bind_int(cas, 6, planned);
+  int step = sqlite3_step(cas);
   store_overlap overlap = STORE_OVERLAP_SKIP;
   bool known = step == SQLITE_ROW &&
-               store_overlap_parse((const char *)sqlite3_column_text(chk, 0), &overlap);
-  sq_done_with(chk);
-  if (step != SQLITE_ROW && step != SQLITE_DONE)
+               store_overlap_parse((const char *)sqlite3_column_text(cas, 0), &overlap);
+  if (step == SQLITE_ROW)
+    step = sqlite3_step(cas);
+  sq_done_with(cas);
+  if (step != SQLITE_DONE)
     return sq_map_rc(sqlite3_extended_errcode(c->db));
   if (!known)
     return CF_OK; /* stale: the caller reloads the schedule */
@@ -671,17 +694,20 @@ static cf_err fire_one(conn *c, store_fire *f, int64_t now) {
     if (rc)
       return rc;
   }
-  SQ_STMT_OR_FAIL(adv, c, ST_FIRE_ADVANCE,
-                  "UPDATE schedules SET next_fire_at = ?2, last_fire_at = coalesce(?3, "
-                  "last_fire_at), total_runs = total_runs + ?4 WHERE id = ?1");
-  sqlite3_bind_int64(adv, 1, f->schedule_id);
-  sq_bind_int_or_null(adv, 2, f->new_cursor);
-  sq_bind_int_or_null(adv, 3, last_run);
-  sqlite3_bind_int(adv, 4, f->enqueued);
-  cf_err rc = sq_step_done(c, adv);
-  if (!rc)
-    f->result = STORE_FIRED;
-  return rc;
+  if (f->enqueued != planned || last_run != planned_last) {
+    /* Some did not run (overlap, or fired already): count what did. */
+    SQ_STMT_OR_FAIL(fix, c, ST_FIRE_ADVANCE,
+                    "UPDATE schedules SET last_fire_at = (SELECT max(scheduled_at) FROM "
+                    "executions WHERE schedule_id = ?1), total_runs = total_runs - ?2 "
+                    "WHERE id = ?1");
+    sqlite3_bind_int64(fix, 1, f->schedule_id);
+    sqlite3_bind_int(fix, 2, planned - f->enqueued);
+    cf_err rc = sq_step_done(c, fix);
+    if (rc)
+      return rc;
+  }
+  f->result = STORE_FIRED;
+  return CF_OK;
 }
 
 static cf_err fire_fn(sqlite_store *s, conn *c, void *arg) {
@@ -705,4 +731,23 @@ cf_err sq_sched_fire(void *impl, store_fire *fires, size_t n, int64_t now) {
       fires[i].last_execution_id = 0;
     }
   return rc;
+}
+
+typedef struct async_fire {
+  job j;
+  fire_args a;
+} async_fire;
+
+cf_err sq_sched_fire_async(void *impl, store_fire *fires, size_t n, int64_t now, store_done_fn done,
+                           void *ctx) {
+  async_fire *x = calloc(1, sizeof *x);
+  if (!x)
+    return CF_E_NOMEM;
+  x->a = (fire_args){fires, n, now};
+  x->j = (job){.fn = fire_fn,
+               .arg = &x->a,
+               .wakes = true,
+               .done_fn = done ? done : sq_async_ignore,
+               .done_ctx = ctx};
+  return sq_submit_async(impl, &x->j);
 }

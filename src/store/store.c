@@ -426,12 +426,25 @@ cf_err store_sched_change_seq(store *s, int64_t *seq) {
   return s->backend->sched_change_seq(s->impl, seq);
 }
 
-cf_err store_sched_fire(store *s, store_fire *fires, size_t n, int64_t now) {
+static bool fires_ok(const store_fire *fires, size_t n) {
   for (size_t i = 0; i < n; i++)
     for (size_t k = 0; k < fires[i].count; k++)
       if (!fires[i].instants[k].local)
-        return CF_E_INVALID;
+        return false;
+  return true;
+}
+
+cf_err store_sched_fire(store *s, store_fire *fires, size_t n, int64_t now) {
+  if (!fires_ok(fires, n))
+    return CF_E_INVALID;
   return n ? s->backend->sched_fire(s->impl, fires, n, now) : CF_OK;
+}
+
+cf_err store_sched_fire_async(store *s, store_fire *fires, size_t n, int64_t now,
+                              store_done_fn done, void *ctx) {
+  if (!fires_ok(fires, n) || n == 0)
+    return CF_E_INVALID;
+  return s->backend->sched_fire_async(s->impl, fires, n, now, done, ctx);
 }
 
 cf_err store_exec_cancel(store *s, int64_t id, int64_t now) {

@@ -509,6 +509,19 @@ typedef struct store_fire {
 CF_MUST_CHECK cf_err store_sched_fire(store *s, store_fire *fires, size_t n, int64_t now);
 
 /*
+ * store_sched_fire without waiting: returns at once (CF_OK: queued;
+ * CF_E_STORE_CLOSED, CF_E_NOMEM: not queued, `done` never called) and
+ * `done(ctx, result)` runs on the store's writer or syncer thread once the
+ * transaction is durable (see store_exec_finish_async for what `done` may
+ * do). `fires` and everything it points to must stay valid until then; the
+ * per-fire outcomes are filled in before `done` runs and mean nothing when
+ * result is not CF_OK. Workers can claim the executions as soon as they
+ * are committed, before they are durable.
+ */
+CF_MUST_CHECK cf_err store_sched_fire_async(store *s, store_fire *fires, size_t n, int64_t now,
+                                            store_done_fn done, void *ctx);
+
+/*
  * Cancels an execution: a queued one becomes cancelled now; a running one
  * gets cancel_requested (its runner stops at its next check). CF_OK also
  * when it had finished already (nothing to do); CF_E_NOT_FOUND.

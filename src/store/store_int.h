@@ -77,6 +77,8 @@ typedef struct store_backend {
                           size_t *count);
   cf_err (*sched_change_seq)(void *impl, int64_t *seq);
   cf_err (*sched_fire)(void *impl, store_fire *fires, size_t n, int64_t now);
+  cf_err (*sched_fire_async)(void *impl, store_fire *fires, size_t n, int64_t now,
+                             store_done_fn done, void *ctx);
   cf_err (*exec_cancel)(void *impl, int64_t id, int64_t now);
   cf_err (*sched_ticks)(void *impl, int64_t schedule_id, int64_t before_id, int limit,
                         store_tick **out, size_t *count);

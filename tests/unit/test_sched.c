@@ -482,11 +482,13 @@ static void test_enable_disable_delete(void **state) {
   assert_int_equal(execs(id), 1);
   assert_int_equal(store_sched_set_enabled(st, 0, id, false, time(NULL) * INT64_C(1000)), CF_OK);
   sched_notify(s, id);
+  sched_settle(s);
   walk(s, t0 + 2500, t0 + 5500, 1000);
   assert_int_equal(execs(id), 1); /* disabled at once */
   assert_int_equal(ticks(id, "disabled"), 1);
   assert_int_equal(store_sched_set_enabled(st, 0, id, true, time(NULL) * INT64_C(1000)), CF_OK);
   sched_notify(s, id);
+  sched_settle(s);
   move_to(s, t0 + 6500);
   /* enabled again: fires from now on, not the disabled seconds */
   assert_int_equal(execs(id), 2);
@@ -500,6 +502,7 @@ static void test_enable_disable_delete(void **state) {
   assert_int_equal(store_sched_delete(st, 0, id, time(NULL) * INT64_C(1000)), CF_OK);
   assert_int_equal(store_sched_delete(st, 0, id, time(NULL) * INT64_C(1000)), CF_E_NOT_FOUND);
   sched_notify(s, id);
+  sched_settle(s);
   walk(s, t0 + 7500, t0 + 9500, 1000);
   sched_settle(stale); /* it still has the schedule: its fire must be refused */
   sched_stats stats;
