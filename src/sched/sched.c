@@ -32,7 +32,7 @@
 #define PRUNE_EVERY_MS  (10 * 60 * 1000)
 /* Fire transactions queued at once: one being written while the one
  * before it is synced, so workers see the first fires of a burst early. */
-#define INFLIGHT_MAX 2
+#define INFLIGHT_MAX 8
 
 typedef struct entry {
   int64_t id, revision;

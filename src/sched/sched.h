@@ -43,7 +43,7 @@
 #include "tz/tz.h"
 
 /* Fires written per transaction at most. */
-#define SCHED_BATCH_MAX 512
+#define SCHED_BATCH_MAX 256
 
 /*
  * The scheduler's clock. now_ms: milliseconds since the Unix epoch on this
