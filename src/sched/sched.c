@@ -30,9 +30,11 @@
 #define ONTIME_MAX      1000    /* on-time instants per fire at most */
 #define COUNT_MISSED_TO 1000000 /* counting missed instants stops here */
 #define PRUNE_EVERY_MS  (10 * 60 * 1000)
-/* Fire transactions queued at once: one being written while the one
- * before it is synced, so workers see the first fires of a burst early. */
-#define INFLIGHT_MAX 8
+/* Fires queued and not yet durable, at most: in a burst, the first
+ * transactions commit (and workers start on them) while later ones are
+ * written; in steady traffic, a slow sync or checkpoint holds up many small
+ * transactions without holding up the fires behind them. */
+#define FIRES_INFLIGHT_MAX 1024
 
 typedef struct entry {
   int64_t id, revision;
@@ -74,6 +76,7 @@ struct sched {
   uint64_t wake_seq, settle_req, settled;
   sched_stats stats;
   int inflight;                 /* fire transactions queued, not yet applied */
+  size_t inflight_fires;        /* the fires in them */
   struct fire_batch *completed; /* transactions the store has answered */
   /* the thread's own */
   entry **heap;
@@ -704,6 +707,7 @@ static void batch_apply(sched *s, fire_batch *b) {
     s->stats.stale += stale;
   }
   s->inflight--;
+  s->inflight_fires -= b->n;
   pthread_mutex_unlock(&s->mu);
   batch_free(b);
 }
@@ -723,7 +727,7 @@ static void take_completed(sched *s) {
 
 static bool fire_slots_full(sched *s) {
   pthread_mutex_lock(&s->mu);
-  bool full = s->inflight >= INFLIGHT_MAX;
+  bool full = s->inflight_fires >= FIRES_INFLIGHT_MAX;
   pthread_mutex_unlock(&s->mu);
   return full;
 }
@@ -739,7 +743,10 @@ static bool fire_due(sched *s, int64_t now) {
     return false;
   b->s = s;
   b->clock_now = now;
-  while (s->heap_n && s->heap[0]->due <= now && b->n < SCHED_BATCH_MAX) {
+  /* inflight_fires changes on this thread only */
+  size_t room = FIRES_INFLIGHT_MAX - s->inflight_fires;
+  size_t most = room < SCHED_BATCH_MAX ? room : SCHED_BATCH_MAX;
+  while (s->heap_n && s->heap[0]->due <= now && b->n < most) {
     if (b->n == b->cap) {
       size_t cap = b->cap ? b->cap * 4 : 16;
       store_fire *f = realloc(b->fires, cap * sizeof *f);
@@ -786,6 +793,7 @@ static bool fire_due(sched *s, int64_t now) {
   }
   pthread_mutex_lock(&s->mu);
   s->inflight++;
+  s->inflight_fires += b->n;
   pthread_mutex_unlock(&s->mu);
   if (!rc)
     rc = store_sched_fire_async(s->store, b->fires, b->n, real_ms(), fire_done, b);
@@ -866,8 +874,9 @@ static void *sched_main(void *arg) {
       pthread_cond_broadcast(&s->settled_cv);
     }
     /* With every transaction slot taken, the next wake-up is a commit. */
-    int64_t deadline =
-        s->heap_n && !s->stop && s->inflight < INFLIGHT_MAX ? s->heap[0]->due : INT64_MAX;
+    int64_t deadline = s->heap_n && !s->stop && s->inflight_fires < FIRES_INFLIGHT_MAX
+                           ? s->heap[0]->due
+                           : INT64_MAX;
     int64_t max_real = s->next_check_mono - mono_ns() / 1000000;
     if (max_real < 1)
       max_real = 1;
