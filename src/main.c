@@ -25,11 +25,17 @@ static const char usage[] =
     "                      make an API token; print it (last line), once\n"
     "  user create [--db PATH] --email E --password P [--org NAME] [--role ROLE]\n"
     "                      add a user (and the organization if it is new)\n"
-    "  serve [--listen HOST:PORT] [--db PATH]\n"
+    "  serve [--listen HOST:PORT] [--db PATH] [--clock TIME [--clock-speed N]]\n"
     "                      serve the HTTP API and the web UI (default 127.0.0.1:8080)\n"
     "  migrate [--db PATH] apply the database's pending migrations and exit\n"
     "  bench queue [--executions N] [--workers W] [--db PATH]\n"
     "                      measure the execution queue; print one JSON line\n"
+    "  workflow add --db PATH FILE.json\n"
+    "                      store a workflow definition; print its id\n"
+    "  schedule add|list|show|enable|disable|delete|ticks --db PATH ...\n"
+    "                      manage schedules and read their tick ledger (JSON)\n"
+    "  bench fire [--schedules N] [--burst N] [--spread-seconds S]\n"
+    "                      measure the scheduler's fire latency and memory; print JSON\n"
     "  tz list             print every IANA time zone name\n"
     "  tz show ZONE [--at TIME]\n"
     "                      print a zone's offset and DST period at a time\n"
@@ -67,6 +73,10 @@ int main(int argc, char **argv) {
     return cli_migrate(argc - 2, argv + 2);
   if (strcmp(cmd, "tz") == 0)
     return cli_tz(argc - 2, argv + 2);
+  if (strcmp(cmd, "schedule") == 0)
+    return cli_schedule(argc - 2, argv + 2);
+  if (strcmp(cmd, "workflow") == 0)
+    return cli_workflow(argc - 2, argv + 2);
   fprintf(stderr, "cronflow: unknown command '%s'\n\n%s", cmd, usage);
   return 2;
 }

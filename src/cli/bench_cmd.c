@@ -247,8 +247,11 @@ int cli_bench(int argc, char **argv) {
     return bench_queue(argc - 1, argv + 1);
   if (argc >= 1 && strcmp(argv[0], "engine") == 0)
     return cli_bench_engine(argc - 1, argv + 1);
+  if (argc >= 1 && strcmp(argv[0], "fire") == 0)
+    return cli_bench_fire(argc - 1, argv + 1);
   fprintf(stderr, "usage: cronflow bench queue [--executions N] [--workers W] [--db PATH]\n"
                   "       cronflow bench engine [--executions N] [--chain K] [--url URL "
-                  "--inflight N]\n");
+                  "--inflight N]\n"
+                  "       cronflow bench fire [--burst N] [--schedules N] [--spread-seconds S]\n");
   return 2;
 }
