@@ -130,6 +130,18 @@ static void executions_get(const api_request *req, api_response *res) {
     answer_execution(req, res, id, 200);
 }
 
+static void executions_cancel(const api_request *req, api_response *res) {
+  int64_t id;
+  store_exec_status st;
+  if (!own_execution(req, res, &id, &st))
+    return;
+  cf_err rc = store_exec_cancel(req->cfg->store, id, now_ms());
+  if (rc)
+    api_store_error(res, rc, "execution");
+  else
+    answer_execution(req, res, id, 202);
+}
+
 static void executions_rerun(const api_request *req, api_response *res) {
   static const char *const fields[] = {"from", NULL};
   int64_t id;
@@ -168,6 +180,7 @@ static void executions_rerun(const api_request *req, api_response *res) {
 const api_route api_execution_routes[] = {
     {"GET", "/api/executions", API_READ, executions_list},
     {"GET", "/api/executions/{id}", API_READ, executions_get},
+    {"POST", "/api/executions/{id}/cancel", API_WRITE, executions_cancel},
     {"POST", "/api/executions/{id}/rerun", API_WRITE, executions_rerun},
     {NULL, NULL, 0, NULL},
 };

@@ -109,9 +109,9 @@ static void hook(const api_request *req, api_response *res) {
   api_headers_each(req, add_value, &headers);
   /* input repeats the body so that a workflow reads trigger.input the
    * same way whether it was run by hand or by its webhook. */
-  json_t *trigger = json_pack("{s:s,s:s,s:O,s:o,s:o,s:o}", "kind", "webhook", "method",
-                              req->method, "input", body, "body", body, "query", query.obj,
-                              "headers", headers.obj);
+  json_t *trigger =
+      json_pack("{s:s,s:s,s:O,s:o,s:o,s:o}", "kind", "webhook", "method", req->method, "input",
+                body, "body", body, "query", query.obj, "headers", headers.obj);
   int64_t id;
   rc = trigger ? api_workflow_enqueue(req, org, workflow, "webhook", trigger, &id) : CF_E_NOMEM;
   json_decref(trigger);

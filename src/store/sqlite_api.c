@@ -22,6 +22,7 @@ enum {
   ST_WF_VERSIONS,
   ST_WF_WEBHOOK_SET,
   ST_WF_BY_WEBHOOK,
+  ST_WF_SCHEDULE,
   ST_ORG_INSERT,
   ST_ORG_FIND,
   ST_ORG_NAME,
@@ -241,6 +242,14 @@ cf_err sq_workflow_by_webhook(void *impl, const unsigned char *hash, store_workf
   if (rc)
     store_workflow_clear(out);
   return rc;
+}
+
+cf_err sq_workflow_schedule(void *impl, int64_t org_id, int64_t workflow_id, int64_t *schedule_id) {
+  arg a[] = {AI(workflow_id), AI(org_id)};
+  return query_one(impl, ST_WF_SCHEDULE,
+                   "SELECT id FROM schedules WHERE workflow_id = ?1 AND org_id = ?2 AND "
+                   "deleted_at IS NULL ORDER BY id LIMIT 1",
+                   a, NARGS(a), int_fill, schedule_id);
 }
 
 /* ------------------------------------------------ organizations */

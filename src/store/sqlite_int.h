@@ -151,10 +151,10 @@ cf_err sq_workflow_row(sqlite3_stmt *st, store_workflow *w);
 #define SQ_API_OPS                                                                                 \
   .workflow_list = sq_workflow_list, .workflow_versions = sq_workflow_versions,                    \
   .workflow_webhook_set = sq_workflow_webhook_set, .workflow_by_webhook = sq_workflow_by_webhook,  \
-  .org_find = sq_org_find, .org_name = sq_org_name, .user_create = sq_user_create,                 \
-  .user_by_email = sq_user_by_email, .user_get = sq_user_get, .user_count = sq_user_count,         \
-  .user_list = sq_user_list, .token_create = sq_token_create, .token_lookup = sq_token_lookup,     \
-  .token_list = sq_token_list, .token_revoke = sq_token_revoke,                                    \
+  .workflow_schedule = sq_workflow_schedule, .org_find = sq_org_find, .org_name = sq_org_name,     \
+  .user_create = sq_user_create, .user_by_email = sq_user_by_email, .user_get = sq_user_get,       \
+  .user_count = sq_user_count, .user_list = sq_user_list, .token_create = sq_token_create,         \
+  .token_lookup = sq_token_lookup, .token_list = sq_token_list, .token_revoke = sq_token_revoke,   \
   .token_touch_async = sq_token_touch_async, .session_create = sq_session_create,                  \
   .session_lookup = sq_session_lookup, .session_delete = sq_session_delete,                        \
   .exec_list = sq_exec_list, .exec_rerun = sq_exec_rerun
@@ -165,6 +165,7 @@ cf_err sq_workflow_versions(void *impl, int64_t org_id, int64_t workflow_id, int
 cf_err sq_workflow_webhook_set(void *impl, int64_t org_id, int64_t id, const unsigned char *hash,
                                int64_t now);
 cf_err sq_workflow_by_webhook(void *impl, const unsigned char *hash, store_workflow *out);
+cf_err sq_workflow_schedule(void *impl, int64_t org_id, int64_t workflow_id, int64_t *schedule_id);
 cf_err sq_org_find(void *impl, const char *name, bool create, int64_t now, int64_t *id,
                    bool *created);
 cf_err sq_org_name(void *impl, int64_t id, char **name);

@@ -343,6 +343,11 @@ CF_MUST_CHECK cf_err store_workflow_webhook_set(store *s, int64_t org_id, int64_
 CF_MUST_CHECK cf_err store_workflow_by_webhook(store *s, const unsigned char *hash,
                                                store_workflow *out);
 
+/* The id of a workflow's schedule (not deleted; the oldest if several),
+ * for the API's one-schedule-per-workflow paths. CF_E_NOT_FOUND. */
+CF_MUST_CHECK cf_err store_workflow_schedule(store *s, int64_t org_id, int64_t workflow_id,
+                                             int64_t *schedule_id);
+
 /* --------------------------------------- organizations, users, tokens, sessions */
 
 /* The API's roles, weakest first: a role may do what the weaker ones may. */

@@ -62,6 +62,11 @@ cf_err store_workflow_by_webhook(store *s, const unsigned char *hash, store_work
   return s->backend->workflow_by_webhook(s->impl, hash, out);
 }
 
+cf_err store_workflow_schedule(store *s, int64_t org_id, int64_t workflow_id,
+                               int64_t *schedule_id) {
+  return s->backend->workflow_schedule(s->impl, org_or_default(org_id), workflow_id, schedule_id);
+}
+
 cf_err store_org_find(store *s, const char *name, bool create, int64_t now, int64_t *id,
                       bool *created) {
   bool made = false;

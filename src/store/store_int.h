@@ -49,6 +49,8 @@ typedef struct store_backend {
   cf_err (*workflow_webhook_set)(void *impl, int64_t org_id, int64_t id, const unsigned char *hash,
                                  int64_t now);
   cf_err (*workflow_by_webhook)(void *impl, const unsigned char *hash, store_workflow *out);
+  cf_err (*workflow_schedule)(void *impl, int64_t org_id, int64_t workflow_id,
+                              int64_t *schedule_id);
   cf_err (*org_find)(void *impl, const char *name, bool create, int64_t now, int64_t *id,
                      bool *created);
   cf_err (*org_name)(void *impl, int64_t id, char **name);
