@@ -17,6 +17,9 @@ contains() { # name needle haystack
 }
 
 # Pick a free port by letting the kernel choose, then asking which it was.
+# An API token for the routes under /api/ (made before the first start).
+token=$("$CRONFLOW" token create --db "$dir/sub/dir/cronflow.db" --role viewer | tail -n 1)
+auth="Authorization: Bearer $token"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 "$CRONFLOW" serve --listen "127.0.0.1:$port" --db "$dir/sub/dir/cronflow.db" >"$dir/out" 2>&1 &
 pid=$!
@@ -26,13 +29,14 @@ until curl -s -o /dev/null "$base/healthz"; do
   i=$((i + 1)); [ $i -gt 100 ] && break; sleep 0.1
 done
 
-post() { curl -s -X POST -H 'Content-Type: application/json' --data-binary "$1" "$base/api/utils/validate-cron"; }
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+post() { curl -s -X POST -H "$auth" -H 'Content-Type: application/json' --data-binary "$1" "$base/api/utils/validate-cron"; }
+code() { curl -s -o /dev/null -w '%{http_code}' -H "$auth" "$@"; }
 
 check "healthz" '{"status":"ok","version":"'"$("$CRONFLOW" --version | cut -d' ' -f2)"'"}' "$(curl -s "$base/healthz")"
 check "readyz" '{"status":"ready"}' "$(curl -s "$base/readyz")"
 check "data file created" "yes" "$([ -f "$dir/sub/dir/cronflow.db" ] && echo yes)"
-zones=$(curl -s "$base/api/timezones")
+zones=$(curl -s -H "$auth" "$base/api/timezones")
+check "timezones needs a token" "401" "$(curl -s -o /dev/null -w '%{http_code}' "$base/api/timezones")"
 contains "timezones has New York" '"America/New_York"' "$zones"
 contains "timezones has Lord Howe" '"Australia/Lord_Howe"' "$zones"
 
@@ -50,7 +54,7 @@ check "validate-cron missing expression" '{"error":{"code":"invalid_request","me
 check "validate-cron bad count" "400" "$(code -X POST --data-binary '{"expression":"* * * * *","count":1000}' "$base/api/utils/validate-cron")"
 check "validate-cron not JSON" "400" "$(code -X POST --data-binary 'expression=1' "$base/api/utils/validate-cron")"
 check "validate-cron JSON array" "400" "$(code -X POST --data-binary '[1,2]' "$base/api/utils/validate-cron")"
-check "body over the cap" "413" "$(head -c 1100000 /dev/zero | tr '\0' ' ' | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "$base/api/utils/validate-cron")"
+check "body over the cap" "413" "$(head -c 1100000 /dev/zero | tr '\0' ' ' | curl -s -o /dev/null -w '%{http_code}' -H "$auth" -X POST --data-binary @- "$base/api/utils/validate-cron")"
 check "unknown api path" "404" "$(code "$base/api/nothing")"
 check "wrong method" "405" "$(code -X DELETE "$base/healthz")"
 check "index page" "200" "$(code "$base/")"
