@@ -207,9 +207,7 @@ int api_json_depth(const char *text, size_t len, int limit) {
   return max;
 }
 
-static json_t *parse_object(const api_request *req, api_response *res, bool allow_empty) {
-  if (allow_empty && req->body_len == 0)
-    return json_object();
+json_t *api_body_json(const api_request *req, api_response *res) {
   if (api_json_depth(req->body, req->body_len, API_JSON_DEPTH) > API_JSON_DEPTH) {
     char msg[100];
     snprintf(msg, sizeof msg, "the body nests deeper than %d levels", API_JSON_DEPTH);
@@ -217,15 +215,21 @@ static json_t *parse_object(const api_request *req, api_response *res, bool allo
     return NULL;
   }
   json_error_t jerr;
-  json_t *v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+  json_t *v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   if (!v) {
     char msg[300];
     snprintf(msg, sizeof msg, "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
              jerr.line, jerr.column);
     api_error(res, 400, "invalid_json", msg);
-    return NULL;
   }
-  if (!json_is_object(v)) {
+  return v;
+}
+
+static json_t *parse_object(const api_request *req, api_response *res, bool allow_empty) {
+  if (allow_empty && req->body_len == 0)
+    return json_object();
+  json_t *v = api_body_json(req, res);
+  if (v && !json_is_object(v)) {
     json_decref(v);
     api_error(res, 400, "invalid_json", "the body must be a JSON object");
     return NULL;

@@ -205,63 +205,77 @@ static bool state_changing(const char *method) {
   return strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS");
 }
 
-static unsigned by_token(api_request *req, api_response *res, const char *token, int64_t now) {
+static cf_err token_from_store(api_request *req, const unsigned char *hash, int64_t now,
+                               bool *touch) {
+  store_token t;
+  cf_err rc = store_token_lookup(req->cfg->store, hash, now, &t);
+  if (rc)
+    return rc;
+  req->auth =
+      (api_principal){.org_id = t.org_id, .user_id = t.user_id, .token_id = t.id, .role = t.role};
+  *touch = now - t.last_used_at >= TOUCH_EVERY_MS;
+  store_token_clear(&t);
+  return CF_OK;
+}
+
+static cf_err session_from_store(api_request *req, const unsigned char *hash, int64_t now) {
+  store_session x;
+  cf_err rc = store_session_lookup(req->cfg->store, hash, now, &x);
+  if (rc)
+    return rc;
+  req->auth =
+      (api_principal){.org_id = x.org_id, .user_id = x.user_id, .session_id = x.id, .role = x.role};
+  snprintf(req->auth.csrf, sizeof req->auth.csrf, "%s", x.csrf_token);
+  store_session_clear(&x);
+  return CF_OK;
+}
+
+/* Fills req->auth for a token or session secret, from the cache or the
+ * store: 0, or the status of the error response. */
+static unsigned lookup(api_request *req, api_response *res, const char *secret, bool session,
+                       int64_t now, bool *touch) {
   api_auth *a = api_server_auth(req->server);
-  if (strlen(token) > SECRET_TEXT_MAX)
-    return unauthenticated(res, "invalid_token", "the token is not valid");
+  const char *code = session ? "invalid_session" : "invalid_token";
+  *touch = false;
+  if (strlen(secret) > SECRET_TEXT_MAX)
+    return unauthenticated(res, code, "the credentials are not valid");
   unsigned char hash[STORE_HASH_BYTES];
-  api_secret_hash(token, hash);
-  bool touch = false;
-  if (!cache_get(a, hash, false, now, &req->auth, &touch)) {
-    store_token t;
-    cf_err rc = store_token_lookup(req->cfg->store, hash, now, &t);
-    if (rc == CF_E_NOT_FOUND)
-      return unauthenticated(res, "invalid_token", "the token is not valid, revoked or expired");
-    if (rc) {
-      api_store_error(res, rc, "token");
-      return res->status;
-    }
-    req->auth =
-        (api_principal){.org_id = t.org_id, .user_id = t.user_id, .token_id = t.id, .role = t.role};
-    touch = now - t.last_used_at >= TOUCH_EVERY_MS;
-    store_token_clear(&t);
-    cache_put(a, hash, false, now, &req->auth);
+  api_secret_hash(secret, hash);
+  if (cache_get(a, hash, session, now, &req->auth, touch))
+    return 0;
+  cf_err rc =
+      session ? session_from_store(req, hash, now) : token_from_store(req, hash, now, touch);
+  if (rc == CF_E_NOT_FOUND)
+    return unauthenticated(res, code,
+                           session ? "the session ended: sign in again"
+                                   : "the token is not valid, revoked or expired");
+  if (rc) {
+    api_store_error(res, rc, session ? "session" : "token");
+    return res->status;
   }
-  if (touch)
-    (void)store_token_touch_async(req->cfg->store, req->auth.token_id, now);
+  cache_put(a, hash, session, now, &req->auth);
   return 0;
 }
 
-static unsigned by_session(api_request *req, api_response *res, const char *cookie, int64_t now) {
-  api_auth *a = api_server_auth(req->server);
-  if (strlen(cookie) > SECRET_TEXT_MAX)
-    return unauthenticated(res, "invalid_session", "the session is not valid");
-  unsigned char hash[STORE_HASH_BYTES];
-  api_secret_hash(cookie, hash);
+static unsigned by_token(api_request *req, api_response *res, const char *token, int64_t now) {
   bool touch;
-  if (!cache_get(a, hash, true, now, &req->auth, &touch)) {
-    store_session x;
-    cf_err rc = store_session_lookup(req->cfg->store, hash, now, &x);
-    if (rc == CF_E_NOT_FOUND)
-      return unauthenticated(res, "invalid_session", "the session ended: sign in again");
-    if (rc) {
-      api_store_error(res, rc, "session");
-      return res->status;
-    }
-    req->auth = (api_principal){
-        .org_id = x.org_id, .user_id = x.user_id, .session_id = x.id, .role = x.role};
-    snprintf(req->auth.csrf, sizeof req->auth.csrf, "%s", x.csrf_token);
-    store_session_clear(&x);
-    cache_put(a, hash, true, now, &req->auth);
-  }
-  if (state_changing(req->method)) {
-    const char *sent = api_header(req, "X-CSRF-Token");
-    size_t n = strlen(req->auth.csrf);
-    if (!sent || strlen(sent) != n || n == 0 || sodium_memcmp(sent, req->auth.csrf, n) != 0) {
-      api_error(res, 403, "csrf_failed",
-                "a request with the session cookie must repeat its CSRF token in X-CSRF-Token");
-      return 403;
-    }
+  unsigned status = lookup(req, res, token, false, now, &touch);
+  if (!status && touch)
+    (void)store_token_touch_async(req->cfg->store, req->auth.token_id, now);
+  return status;
+}
+
+static unsigned by_session(api_request *req, api_response *res, const char *cookie, int64_t now) {
+  bool touch;
+  unsigned status = lookup(req, res, cookie, true, now, &touch);
+  if (status || !state_changing(req->method))
+    return status;
+  const char *sent = api_header(req, "X-CSRF-Token");
+  size_t n = strlen(req->auth.csrf);
+  if (!sent || strlen(sent) != n || n == 0 || sodium_memcmp(sent, req->auth.csrf, n) != 0) {
+    api_error(res, 403, "csrf_failed",
+              "a request with the session cookie must repeat its CSRF token in X-CSRF-Token");
+    return 403;
   }
   return 0;
 }

@@ -165,6 +165,9 @@ void api_query_each(const api_request *req, void (*fn)(void *ctx, const char *k,
 json_t *api_body_object(const api_request *req, api_response *res);
 json_t *api_body_object_or_empty(const api_request *req, api_response *res);
 
+/* The body as any JSON value (400 as above). */
+json_t *api_body_json(const api_request *req, api_response *res);
+
 /* The nesting depth of a JSON text, counted on brackets outside strings
  * and stopping past `limit`. Pure. */
 int api_json_depth(const char *text, size_t len, int limit);

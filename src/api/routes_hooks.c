@@ -47,21 +47,8 @@ static json_t *body_value(const api_request *req, api_response *res) {
     return json_null();
   const char *type = api_header(req, "Content-Type");
   bool is_json = type && strstr(type, "json");
-  if (is_json) {
-    if (api_json_depth(req->body, req->body_len, API_JSON_DEPTH) > API_JSON_DEPTH) {
-      api_error(res, 400, "too_deep", "the body nests too deeply");
-      return NULL;
-    }
-    json_error_t jerr;
-    json_t *v = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &jerr);
-    if (!v) {
-      char msg[300];
-      snprintf(msg, sizeof msg, "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
-               jerr.line, jerr.column);
-      api_error(res, 400, "invalid_json", msg);
-    }
-    return v;
-  }
+  if (is_json)
+    return api_body_json(req, res);
   json_t *text = json_stringn(req->body, req->body_len);
   if (!text)
     api_error(res, 400, "invalid_body", "the body must be JSON or UTF-8 text");

@@ -34,7 +34,7 @@ typedef struct opts {
 
 /* Reads "--key value" pairs after the verb; 0, or the exit status. */
 static int read_opts(int argc, char **argv, opts *o, const char *usage) {
-  for (int i = 0; i < argc; i++) {
+  for (int i = 0; i < argc; i += 2) {
     const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     const char **slot = strcmp(k, "--db") == 0         ? &o->db
                         : strcmp(k, "--org") == 0      ? &o->org
@@ -52,7 +52,6 @@ static int read_opts(int argc, char **argv, opts *o, const char *usage) {
       return 2;
     }
     *slot = v;
-    i++;
   }
   return 0;
 }

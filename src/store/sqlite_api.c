@@ -155,13 +155,23 @@ static cf_err int_fill(sqlite3_stmt *st, void *item) {
   return CF_OK;
 }
 
-/* Frees what a list fill made of items when the read failed half-way. */
-static void rows_fail(rows *r, void (*clear)(void *item)) {
-  for (size_t i = 0; i < r->count; i++)
-    clear((char *)r->items + i * r->size);
-  free(r->items);
-  r->items = NULL;
-  r->count = 0;
+/* Reads every row into a new array of `size`-byte items (*out, *count).
+ * On failure the items filled so far are cleared, and *out is NULL. */
+static cf_err query_list(void *impl, int slot, const char *sql, const arg *a, int n, size_t size,
+                         cf_err (*fill)(sqlite3_stmt *, void *), void (*clear)(void *), void *out,
+                         size_t *count) {
+  rows r = {.size = size, .fill = fill};
+  cf_err rc = query(impl, slot, sql, a, n, &r);
+  if (rc) {
+    for (size_t i = 0; clear && i < r.count; i++)
+      clear((char *)r.items + i * r.size);
+    free(r.items);
+    r.items = NULL;
+    r.count = 0;
+  }
+  *(void **)out = r.items;
+  *count = r.count;
+  return rc;
 }
 
 /* ------------------------------------------------ workflows */
@@ -177,16 +187,10 @@ static void wf_clear(void *item) {
 cf_err sq_workflow_list(void *impl, int64_t org_id, int64_t after_id, int limit,
                         store_workflow **out, size_t *count) {
   arg a[] = {AI(org_id), AI(after_id), AI(limit)};
-  rows r = {.size = sizeof(store_workflow), .fill = wf_fill};
-  cf_err rc = query(impl, ST_WF_LIST,
+  return query_list(impl, ST_WF_LIST,
                     "SELECT " SQ_WORKFLOW_COLUMNS " FROM workflows WHERE org_id = ?1 AND "
                     "deleted_at IS NULL AND id > ?2 ORDER BY id LIMIT ?3",
-                    a, NARGS(a), &r);
-  if (rc)
-    rows_fail(&r, wf_clear);
-  *out = r.items;
-  *count = r.count;
-  return rc;
+                    a, NARGS(a), sizeof(store_workflow), wf_fill, wf_clear, out, count);
 }
 
 static cf_err version_fill(sqlite3_stmt *st, void *item) {
@@ -199,22 +203,14 @@ static cf_err version_fill(sqlite3_stmt *st, void *item) {
 cf_err sq_workflow_versions(void *impl, int64_t org_id, int64_t workflow_id, int32_t before_version,
                             int limit, store_version_info **out, size_t *count) {
   arg a[] = {AI(workflow_id), AI(org_id), AI(before_version), AI(limit)};
-  rows r = {.size = sizeof(store_version_info), .fill = version_fill};
-  cf_err rc = query(impl, ST_WF_VERSIONS,
-                    "SELECT v.version, v.created_at FROM workflow_versions v JOIN workflows w "
-                    "ON w.id = v.workflow_id WHERE w.id = ?1 AND w.org_id = ?2 AND "
-                    "w.deleted_at IS NULL AND (?3 = 0 OR v.version < ?3) "
-                    "ORDER BY v.version DESC LIMIT ?4",
-                    a, NARGS(a), &r);
-  if (!rc && r.count == 0 && before_version == 0)
+  cf_err rc = query_list(impl, ST_WF_VERSIONS,
+                         "SELECT v.version, v.created_at FROM workflow_versions v JOIN workflows w "
+                         "ON w.id = v.workflow_id WHERE w.id = ?1 AND w.org_id = ?2 AND "
+                         "w.deleted_at IS NULL AND (?3 = 0 OR v.version < ?3) "
+                         "ORDER BY v.version DESC LIMIT ?4",
+                         a, NARGS(a), sizeof(store_version_info), version_fill, NULL, out, count);
+  if (!rc && *count == 0 && before_version == 0)
     rc = CF_E_NOT_FOUND; /* every workflow has a version: this one is not ours */
-  if (rc) {
-    free(r.items);
-    r.items = NULL;
-    r.count = 0;
-  }
-  *out = r.items;
-  *count = r.count;
   return rc;
 }
 
@@ -365,16 +361,10 @@ cf_err sq_user_count(void *impl, int64_t *count) {
 cf_err sq_user_list(void *impl, int64_t org_id, int64_t after_id, int limit, store_user **out,
                     size_t *count) {
   arg a[] = {AI(org_id), AI(after_id), AI(limit)};
-  rows r = {.size = sizeof(store_user), .fill = user_fill};
-  cf_err rc = query(impl, ST_USER_LIST,
+  return query_list(impl, ST_USER_LIST,
                     "SELECT " USER_COLUMNS " FROM users WHERE org_id = ?1 AND id > ?2 "
                     "ORDER BY id LIMIT ?3",
-                    a, NARGS(a), &r);
-  if (rc)
-    rows_fail(&r, user_clear);
-  *out = r.items;
-  *count = r.count;
-  return rc;
+                    a, NARGS(a), sizeof(store_user), user_fill, user_clear, out, count);
 }
 
 /* ------------------------------------------------ tokens */
@@ -440,16 +430,10 @@ cf_err sq_token_lookup(void *impl, const unsigned char *hash, int64_t now, store
 cf_err sq_token_list(void *impl, int64_t org_id, int64_t after_id, int limit, store_token **out,
                      size_t *count) {
   arg a[] = {AI(org_id), AI(after_id), AI(limit)};
-  rows r = {.size = sizeof(store_token), .fill = token_fill};
-  cf_err rc = query(impl, ST_TOKEN_LIST,
+  return query_list(impl, ST_TOKEN_LIST,
                     "SELECT " TOKEN_COLUMNS " FROM api_tokens t WHERE t.org_id = ?1 AND "
                     "t.id > ?2 ORDER BY t.id LIMIT ?3",
-                    a, NARGS(a), &r);
-  if (rc)
-    rows_fail(&r, token_clear);
-  *out = r.items;
-  *count = r.count;
-  return rc;
+                    a, NARGS(a), sizeof(store_token), token_fill, token_clear, out, count);
 }
 
 cf_err sq_token_revoke(void *impl, int64_t org_id, int64_t id, int64_t user_id, int64_t now) {
@@ -551,19 +535,13 @@ cf_err sq_exec_list(void *impl, const store_exec_filter *f, store_exec **out, si
   const char *status = f->status >= 0 ? store_exec_status_name((store_exec_status)f->status) : NULL;
   arg a[] = {AI(f->org_id), AI(f->workflow_id), AI(f->schedule_id), AT(status),
              AI(f->since),  AI(f->until),       AI(f->before_id),   AI(f->limit)};
-  rows r = {.size = sizeof(store_exec), .fill = exec_fill};
-  cf_err rc = query(impl, ST_EXEC_LIST,
+  return query_list(impl, ST_EXEC_LIST,
                     "SELECT " SQ_EXEC_COLUMNS " FROM executions WHERE org_id = ?1 AND "
                     "(?2 = 0 OR workflow_id = ?2) AND (?3 = 0 OR schedule_id = ?3) AND "
                     "(?4 IS NULL OR status = ?4) AND (?5 = 0 OR created_at >= ?5) AND "
                     "(?6 = 0 OR created_at < ?6) AND (?7 = 0 OR id < ?7) "
                     "ORDER BY id DESC LIMIT ?8",
-                    a, NARGS(a), &r);
-  if (rc)
-    rows_fail(&r, exec_clear);
-  *out = r.items;
-  *count = r.count;
-  return rc;
+                    a, NARGS(a), sizeof(store_exec), exec_fill, exec_clear, out, count);
 }
 
 cf_err sq_exec_rerun(void *impl, int64_t org_id, int64_t id, int64_t now, int64_t *new_id) {
