@@ -98,7 +98,8 @@ typedef struct flow_node {
 } flow_node;
 
 typedef struct flow {
-  char *name, *description; /* description: "" when not given */
+  /* description: "" when not given */
+  char *name, *description;
   json_t *vars;       /* object, never NULL */
   json_t *settings;   /* object, never NULL */
   int64_t timeout_ms; /* settings.timeout_ms; 0 = none */
