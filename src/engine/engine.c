@@ -477,7 +477,7 @@ static void record_step(frame *fr, int node, const char *status, int attempts, c
   if (step.finished_at)
     atomic_fetch_add(&e->n_steps, 1);
   if (e->cfg.on_step)
-    e->cfg.on_step(e->cfg.on_step_ctx, r->id, &step);
+    e->cfg.on_step(e->cfg.on_step_ctx, worker_exec_claim(r->x), &step);
   free(in);
   free(out);
   if (rc && w) {
