@@ -286,6 +286,25 @@ def run_tests(port, work, out, t_admin, t_view, t_edit, t_other):
                                ("POST", "/api/workflows/%d/schedule" % wid, {"cron": "* * * * *"})]:
         st, doc, _ = V.call(method, path, body)
         check("viewer cannot %s %s" % (method, path), st == 403 and doc["error"]["code"] == "forbidden", (st, doc))
+    # Every operation that needs more than the viewer role, as the OpenAPI
+    # document says: 403 before anything runs.
+    for method, path, o in ops:
+        if o.get("x-access") not in ("write", "admin"):
+            continue
+        concrete = re.sub(r"\{[^}]+\}", str(wid), path)
+        st, doc, _ = V.call(method, concrete, {} if method in ("POST", "PUT", "PATCH") else None)
+        check("viewer 403: %s %s" % (method, path), st == 403, (st, doc))
+    # Every operation that takes a JSON body refuses a broken one with 400.
+    for method, path, o in ops:
+        if "requestBody" not in o or o.get("security") == []:
+            continue
+        concrete = re.sub(r"\{[^}]+\}", str(wid), path)
+        st, doc, _ = A.call(method, concrete, raw=b'{"broken": ')
+        # (404 first where the path names nothing: the object is checked
+        # before the body is read.)
+        check("broken JSON 400: %s %s" % (method, path),
+              (st == 400 and doc["error"]["code"] == "invalid_json") or
+              (st == 404 and doc["error"]["code"] == "not_found"), (st, doc))
     st, doc, _ = V.call("POST", "/api/utils/validate-cron", {"expression": "* * * * *"})
     check("viewer validates cron", st == 200 and doc["valid"], doc)
     st, doc, _ = E.call("GET", "/api/users")
