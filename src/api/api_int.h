@@ -161,7 +161,8 @@ void api_query_each(const api_request *req, void (*fn)(void *ctx, const char *k,
 
 /* Parses the body as a JSON object; on failure sets a 400 response
  * ("invalid_json", or "too_deep" past API_JSON_DEPTH) and returns NULL.
- * With allow_empty, an empty body is {}. The caller owns the result. */
+ * The _or_empty variant takes an empty body as {}. The caller owns the
+ * result. */
 json_t *api_body_object(const api_request *req, api_response *res);
 json_t *api_body_object_or_empty(const api_request *req, api_response *res);
 

@@ -371,7 +371,8 @@ cf_err sq_user_list(void *impl, int64_t org_id, int64_t after_id, int limit, sto
 
 #define TOKEN_COLUMNS                                                                              \
   "t.id, t.org_id, coalesce(t.user_id, 0), t.name, t.prefix, t.role, t.created_at, "               \
-  "coalesce(t.last_used_at, 0), coalesce(t.expires_at, 0), coalesce(t.revoked_at, 0)"
+  "coalesce(t.last_used_at, 0), coalesce(t.expires_at, 0), coalesce(t.revoked_at, 0), "            \
+  "(SELECT u.role FROM users u WHERE u.id = t.user_id)"
 
 static cf_err token_fill(sqlite3_stmt *st, void *item) {
   store_token *t = item;
@@ -386,6 +387,12 @@ static cf_err token_fill(sqlite3_stmt *st, void *item) {
   t->last_used_at = sqlite3_column_int64(st, 7);
   t->expires_at = sqlite3_column_int64(st, 8);
   t->revoked_at = sqlite3_column_int64(st, 9);
+  /* A user's token never has more rights than the user has now. */
+  if (sqlite3_column_type(st, 10) != SQLITE_NULL) {
+    store_role user = api_role((const char *)sqlite3_column_text(st, 10));
+    if (user < t->role)
+      t->role = user;
+  }
   return t->name && t->prefix ? CF_OK : CF_E_NOMEM;
 }
 

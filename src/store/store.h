@@ -398,7 +398,7 @@ void store_users_free(store_user *items, size_t count);
 typedef struct store_token {
   int64_t id, org_id, user_id; /* user_id 0 = made by the CLI, for the organization */
   char *name, *prefix;         /* owned */
-  store_role role;
+  store_role role;             /* capped by its user's role when it has one */
   int64_t created_at, last_used_at, expires_at, revoked_at; /* 0 = never */
 } store_token;
 
