@@ -24,7 +24,8 @@ enum {
   SQ_SLOT_WORKFLOWS = 40, /* sqlite_defs.c: workflows, versions, logs */
   SQ_SLOT_SCHEDULES = 80, /* sqlite_sched.c: schedules and the tick ledger */
   SQ_SLOT_API = 120,      /* listings and the rest */
-  SQ_SLOTS = 192
+  SQ_SLOT_INTEGRATIONS = 192, /* sqlite_creds.c: credentials, e-mail templates and log */
+  SQ_SLOTS = 224
 };
 
 #define POOL_MAX 8
@@ -116,6 +117,17 @@ void sq_async_ignore(void *ctx, cf_err result);
 cf_err sq_reader_get(sqlite_store *s, conn **out);
 void sq_reader_put(sqlite_store *s, conn *c);
 
+/* One prepared read on a pooled connection: bind, then row() per row
+ * (a row() error stops the read and is returned). */
+typedef struct sq_read {
+  int slot;
+  const char *sql;
+  void (*bind)(sqlite3_stmt *st, const void *ctx);
+  cf_err (*row)(sqlite3_stmt *st, void *ctx);
+  void *ctx;
+} sq_read;
+cf_err sq_run_read(sqlite_store *s, const sq_read *r);
+
 #define SQ_STMT_OR_FAIL(var, c, slot, sql)                                                         \
   sqlite3_stmt *var = sq_stmt(c, slot, sql);                                                       \
   if (!var)                                                                                        \
@@ -134,5 +146,21 @@ cf_err sq_workflow_version_get(void *impl, int64_t workflow_id, int32_t version,
 cf_err sq_log_add_async(void *impl, int64_t execution_id, const char *node_id, const char *level,
                         const char *message, int64_t at, store_done_fn done, void *ctx);
 cf_err sq_log_list(void *impl, int64_t execution_id, store_log **out, size_t *count);
+
+/* Operations of sqlite_creds.c. */
+cf_err sq_cred_put(void *impl, int64_t org_id, const store_cred_row *row, bool create,
+                   int read_only, int64_t now);
+cf_err sq_cred_delete(void *impl, int64_t org_id, const char *name);
+cf_err sq_cred_list(void *impl, int64_t org_id, const char *name, store_cred_row **out,
+                    size_t *count);
+cf_err sq_email_template_put(void *impl, int64_t org_id, bool create,
+                             const store_email_template *t, int64_t now);
+cf_err sq_email_template_list(void *impl, int64_t org_id, const char *name,
+                              store_email_template **out, size_t *count);
+cf_err sq_email_template_delete(void *impl, int64_t org_id, const char *name);
+cf_err sq_email_log_add_async(void *impl, const store_email_log *e, store_done_fn done,
+                              void *ctx);
+cf_err sq_email_log_list(void *impl, int64_t org_id, int64_t execution_id, int64_t before_id,
+                         int limit, store_email_log **out, size_t *count);
 
 #endif

@@ -8,10 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct store {
-  const store_backend *backend;
-  void *impl;
-};
 
 static const store_backend *const backends[] = {&store_sqlite_backend};
 
@@ -56,6 +52,7 @@ void store_close(store *s) {
   if (!s)
     return;
   s->backend->close(s->impl);
+  store_forget_key(s);
   free(s);
 }
 
