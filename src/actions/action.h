@@ -90,4 +90,23 @@ const char *action_param_string(const json_t *params, const char *key, bool *bad
 int64_t action_param_int(const json_t *params, const char *key, int64_t dflt, int64_t min,
                          int64_t max, bool *bad);
 
+/* A growing byte buffer with a cap, for what a remote sends: always
+ * NUL-terminated once it holds anything. */
+typedef struct action_buf {
+  char *data;
+  size_t len, cap, max;
+  bool too_big; /* an add would have passed max: nothing was added */
+} action_buf;
+
+/* Appends n bytes; false when it would pass max (too_big set) or memory
+ * ran out. */
+bool action_buf_add(action_buf *b, const char *data, size_t n);
+
+/* The seconds of an HTTP Retry-After value as milliseconds (the date form
+ * is not used by the services we call); dflt when it is not a number. */
+int64_t action_retry_after_ms(const char *value, int64_t dflt);
+
+/* Whether a string holds a `{{ }}` template (validators skip those). */
+bool action_is_template(const json_t *v);
+
 #endif

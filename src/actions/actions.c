@@ -4,18 +4,26 @@
  */
 #include "actions/action.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const action_def action_http_request;
 extern const action_def action_log_message;
 extern const action_def action_sleep;
+extern const action_def action_slack_message;
+extern const action_def action_email_send;
+extern const action_def action_database_query;
 
 const action_def *const actions_all[] = {
     &action_http_request,
     &action_log_message,
     &action_sleep,
+    &action_slack_message,
+    &action_email_send,
+    &action_database_query,
 };
 const size_t actions_count = sizeof actions_all / sizeof *actions_all;
 
@@ -71,4 +79,41 @@ int64_t action_param_int(const json_t *params, const char *key, int64_t dflt, in
     return dflt;
   }
   return (int64_t)d;
+}
+
+bool action_buf_add(action_buf *b, const char *data, size_t n) {
+  if (b->len + n > b->max) {
+    b->too_big = true;
+    return false;
+  }
+  if (b->len + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n + 1)
+      cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+      return false;
+    b->data = p;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, data, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return true;
+}
+
+int64_t action_retry_after_ms(const char *value, int64_t dflt) {
+  if (!value)
+    return dflt;
+  while (isspace((unsigned char)*value))
+    value++;
+  char *end;
+  double sec = strtod(value, &end);
+  if (end == value || sec < 0 || sec > 86400)
+    return dflt;
+  return (int64_t)(sec * 1000);
+}
+
+bool action_is_template(const json_t *v) {
+  return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
 }

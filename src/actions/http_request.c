@@ -38,11 +38,7 @@
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
 
-typedef struct buf {
-  char *data;
-  size_t len, cap, max;
-  bool too_big;
-} buf;
+typedef action_buf buf;
 
 typedef struct http_state {
   action_call *call;
@@ -56,30 +52,9 @@ typedef struct http_state {
   char errbuf[CURL_ERROR_SIZE];
 } http_state;
 
-static bool buf_add(buf *b, const char *data, size_t n) {
-  if (b->len + n > b->max) {
-    b->too_big = true;
-    return false;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-      return false;
-    b->data = p;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return true;
-}
-
 static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
   http_state *st = ctx;
-  return buf_add(&st->response, data, size * n) ? size * n : 0;
+  return action_buf_add(&st->response, data, size * n) ? size * n : 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
@@ -89,7 +64,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
    * keep only the last response's headers. */
   if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
     st->header_text.len = 0;
-  return buf_add(&st->header_text, data, len) ? len : 0;
+  return action_buf_add(&st->header_text, data, len) ? len : 0;
 }
 
 static bool method_ok(const char *m) {
@@ -169,7 +144,7 @@ static char *build_url(CURL *easy, const char *url, const json_t *query, const c
     return NULL;
   }
   buf b = {.max = MAX_URL_BYTES};
-  if (!buf_add(&b, url, strlen(url))) {
+  if (!action_buf_add(&b, url, strlen(url))) {
     *why = "url is too long";
     free(b.data);
     return NULL;
@@ -182,8 +157,8 @@ static char *build_url(CURL *easy, const char *url, const json_t *query, const c
       char *text = value_text(v);
       char *k = curl_easy_escape(easy, key, 0);
       char *val = text ? curl_easy_escape(easy, text, 0) : NULL;
-      bool ok = k && val && buf_add(&b, first ? "?" : "&", 1) && buf_add(&b, k, strlen(k)) &&
-                buf_add(&b, "=", 1) && buf_add(&b, val, strlen(val));
+      bool ok = k && val && action_buf_add(&b, first ? "?" : "&", 1) && action_buf_add(&b, k, strlen(k)) &&
+                action_buf_add(&b, "=", 1) && action_buf_add(&b, val, strlen(val));
       first = false;
       curl_free(k);
       curl_free(val);
