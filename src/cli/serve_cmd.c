@@ -22,11 +22,13 @@
 #include "worker/worker.h"
 
 static const char serve_usage[] =
-    "usage: cronflow serve [--listen HOST:PORT] [--db PATH] [--threads N]\n"
+    "usage: cronflow serve [--listen HOST:PORT] [--db PATH] [--threads N] [--key-file PATH]\n"
     "\n"
     "  --listen   address to serve HTTP on (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
     "  --db       the SQLite data file, created and migrated if needed (default data/cronflow.db)\n"
-    "  --threads  HTTP worker threads (default 2)\n";
+    "  --threads  HTTP worker threads (default 2)\n"
+    "  --key-file the master key that encrypts credentials (default: cronflow.key beside the\n"
+    "             database, created with mode 0600; CRONFLOW_MASTER_KEY wins when set)\n";
 
 /* Splits "host:port" / "[v6]:port". Returns false if malformed. */
 static bool split_listen(const char *s, char *host, size_t cap, uint16_t *port) {
@@ -100,7 +102,7 @@ int cli_open_store(const char *db_path, bool migrate, store **out) {
 }
 
 int cli_serve(int argc, char **argv) {
-  const char *listen = "127.0.0.1:8080", *db_path = "data/cronflow.db";
+  const char *listen = "127.0.0.1:8080", *db_path = "data/cronflow.db", *key_file = NULL;
   long threads = 2;
   /* Every option takes a value: two arguments at a time. */
   for (int i = 0; i < argc; i += 2) {
@@ -109,8 +111,8 @@ int cli_serve(int argc, char **argv) {
       fputs(serve_usage, stdout);
       return 0;
     }
-    if (!val ||
-        (strcmp(argv[i], "--listen") && strcmp(argv[i], "--db") && strcmp(argv[i], "--threads"))) {
+    if (!val || (strcmp(argv[i], "--listen") && strcmp(argv[i], "--db") &&
+                 strcmp(argv[i], "--threads") && strcmp(argv[i], "--key-file"))) {
       fprintf(stderr, "cronflow: unexpected argument '%s'\n%s", argv[i], serve_usage);
       return 2;
     }
@@ -118,6 +120,8 @@ int cli_serve(int argc, char **argv) {
       listen = val;
     else if (strcmp(argv[i], "--db") == 0)
       db_path = val;
+    else if (strcmp(argv[i], "--key-file") == 0)
+      key_file = val;
     else {
       char *end;
       threads = strtol(val, &end, 10);
@@ -137,6 +141,10 @@ int cli_serve(int argc, char **argv) {
   int rc = cli_open_store(db_path, true, &db);
   if (rc)
     return rc;
+  if ((rc = cli_master_key(db, db_path, key_file)) != 0) {
+    store_close(db);
+    return rc;
+  }
   tz_db *zones;
   if (tz_db_open(NULL, &zones) != CF_OK) {
     store_close(db);
