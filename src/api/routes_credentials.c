@@ -167,9 +167,9 @@ static unsigned read_body(const json_t *body, const char *type, char **data_text
   if (!api_credential_check(type, data, msg, sizeof msg))
     return api_error_body(400, "invalid_request", msg, out);
   const json_t *ro = json_object_get(body, "read_only");
-  if (ro && !json_is_boolean(ro))
+  if (ro && !json_is_null(ro) && !json_is_boolean(ro))
     return api_error_body(400, "invalid_request", "read_only: must be true or false", out);
-  *read_only = ro ? json_is_true(ro) : -1;
+  *read_only = json_is_boolean(ro) ? json_is_true(ro) : -1;
   if (json_is_true(json_object_get(data, "read_only")))
     *read_only = 1;
   *data_text = json_dumps(data, JSON_COMPACT);
