@@ -18,12 +18,8 @@ extern const action_def action_email_send;
 extern const action_def action_database_query;
 
 const action_def *const actions_all[] = {
-    &action_http_request,
-    &action_log_message,
-    &action_sleep,
-    &action_slack_message,
-    &action_email_send,
-    &action_database_query,
+    &action_http_request,  &action_log_message, &action_sleep,
+    &action_slack_message, &action_email_send,  &action_database_query,
 };
 const size_t actions_count = sizeof actions_all / sizeof *actions_all;
 

@@ -135,8 +135,8 @@ static bool add_cell(db_state *st, json_t *row, const char *name, json_t *v, siz
 static json_t *output(db_state *st) {
   size_t n = json_array_size(st->rows);
   return json_pack("{s:O, s:I, s:I, s:b, s:O}", "rows", st->rows, "row_count", (json_int_t)n,
-                   "affected_rows", (json_int_t)st->affected, "truncated", st->truncated,
-                   "columns", st->columns ? st->columns : json_array());
+                   "affected_rows", (json_int_t)st->affected, "truncated", st->truncated, "columns",
+                   st->columns ? st->columns : json_array());
 }
 
 /* ------------------------------------------------------------ PostgreSQL */
@@ -505,8 +505,8 @@ static void sq_run(db_state *st, sqlite3 *db) {
 static void sq_work(uv_work_t *w) {
   db_state *st = w->data;
   sqlite3 *db = NULL;
-  int flags = (st->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-              SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
+  int flags = (st->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX |
+              SQLITE_OPEN_PRIVATECACHE;
   if (sqlite3_open_v2(st->target, &db, flags, NULL) != SQLITE_OK) {
     fail(st, false, "cannot open the SQLite database: %s", db ? sqlite3_errmsg(db) : "no memory");
     sqlite3_close(db);

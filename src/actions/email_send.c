@@ -60,6 +60,7 @@ typedef struct email_state {
   json_t *recipients; /* for the output and the log */
   action_buf server;  /* the server's answers */
   char last_line[512];
+  char refusal[512]; /* the last 4xx or 5xx answer */
   char errbuf[CURL_ERROR_SIZE];
 } email_state;
 
@@ -86,8 +87,8 @@ static bool addr_ok(const char *a) {
   if (!at || at == a || !at[1] || strchr(at + 1, '@'))
     return false;
   for (const unsigned char *p = (const unsigned char *)a; *p; p++)
-    if (*p <= ' ' || *p == '<' || *p == '>' || *p == ',' || *p == '"' || *p == '(' ||
-        *p == ')' || *p == ';' || *p == '\\' || *p == 0x7f)
+    if (*p <= ' ' || *p == '<' || *p == '>' || *p == ',' || *p == '"' || *p == '(' || *p == ')' ||
+        *p == ';' || *p == '\\' || *p == 0x7f)
       return false;
   return true;
 }
@@ -283,8 +284,8 @@ static json_t *address_json(const address_list *l) {
 /* ------------------------------------------------------------ the body */
 
 /* A param, or the template's rendered part when the param is absent. */
-static const char *body_part(email_state *st, const json_t *tpl_parts, const char *key,
-                             char *why, size_t cap) {
+static const char *body_part(email_state *st, const json_t *tpl_parts, const char *key, char *why,
+                             size_t cap) {
   bool bad = false;
   const char *v = action_param_string(st->call->params, key, &bad);
   if (bad) {
@@ -307,8 +308,9 @@ static const char *render_template(email_state *st, const char *name, json_t **p
   store_email_template t;
   cf_err rc = store_email_template_get(call->store, call->org_id, name, &t);
   if (rc) {
-    snprintf(why, cap, rc == CF_E_NOT_FOUND ? "no e-mail template named '%.100s'"
-                                            : "cannot read the e-mail template '%.100s'",
+    snprintf(why, cap,
+             rc == CF_E_NOT_FOUND ? "no e-mail template named '%.100s'"
+                                  : "cannot read the e-mail template '%.100s'",
              name);
     return why;
   }
@@ -393,11 +395,11 @@ static const char *add_attachments(email_state *st, const json_t *list, char *wh
     }
     total += n;
     curl_mimepart *part = total <= MAX_ATTACHMENTS ? curl_mime_addpart(st->mime) : NULL;
-    bool ok = part && curl_mime_data(part, (const char *)bytes, n) == CURLE_OK &&
-              curl_mime_filename(part, filename) == CURLE_OK &&
-              curl_mime_type(part, type && type[0] ? type : "application/octet-stream") ==
-                  CURLE_OK &&
-              curl_mime_encoder(part, "base64") == CURLE_OK;
+    bool ok =
+        part && curl_mime_data(part, (const char *)bytes, n) == CURLE_OK &&
+        curl_mime_filename(part, filename) == CURLE_OK &&
+        curl_mime_type(part, type && type[0] ? type : "application/octet-stream") == CURLE_OK &&
+        curl_mime_encoder(part, "base64") == CURLE_OK;
     free(bytes);
     if (!ok) {
       if (total > MAX_ATTACHMENTS)
@@ -422,6 +424,8 @@ static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *
     n--;
   if (n)
     snprintf(st->last_line, sizeof st->last_line, "%.*s", (int)n, data);
+  if (n && (data[0] == '4' || data[0] == '5'))
+    snprintf(st->refusal, sizeof st->refusal, "%.*s", (int)n, data);
   return 0;
 }
 
@@ -438,7 +442,9 @@ static void log_row(email_state *st, const char *status, const char *error) {
                          .recipients = recipients,
                          .subject = st->subject,
                          .message_id = st->message_id,
-                         .smtp_response = st->last_line[0] ? st->last_line : NULL,
+                         .smtp_response = st->refusal[0]     ? st->refusal
+                                          : st->last_line[0] ? st->last_line
+                                                             : NULL,
                          .error = (char *)error,
                          .at = (int64_t)time(NULL) * 1000};
   if (store_email_log_add_async(call->store, &row, NULL, NULL) != CF_OK)
@@ -456,8 +462,8 @@ static void on_done(void *ctx, CURL *easy, CURLcode result) {
     char error[900];
     snprintf(error, sizeof error, "SMTP: %s%s%s%s%s", curl_easy_strerror(result),
              st->errbuf[0] ? " (" : "", st->errbuf, st->errbuf[0] ? ")" : "",
-             st->last_line[0] ? "; the server said: " : "");
-    strncat(error, st->last_line, sizeof error - strlen(error) - 1);
+             st->refusal[0] ? "; the server said: " : "");
+    strncat(error, st->refusal, sizeof error - strlen(error) - 1);
     log_row(st, "failed", error);
     /* 5xx answers are permanent (a refused recipient, a refused login);
      * connection trouble and 4xx may pass. */
@@ -606,8 +612,8 @@ static const char *prepare(email_state *st, char *why, size_t cap) {
     st->sender = ok ? b.data : NULL;
     if (!ok)
       free(b.data);
-    st->recipients = json_pack("{s:o, s:o, s:o}", "to", address_json(&to), "cc",
-                               address_json(&cc), "bcc", address_json(&bcc));
+    st->recipients = json_pack("{s:o, s:o, s:o}", "to", address_json(&to), "cc", address_json(&cc),
+                               "bcc", address_json(&bcc));
     if (!st->subject || !st->sender || !st->recipients)
       err = "out of memory";
   }

@@ -157,8 +157,9 @@ static char *build_url(CURL *easy, const char *url, const json_t *query, const c
       char *text = value_text(v);
       char *k = curl_easy_escape(easy, key, 0);
       char *val = text ? curl_easy_escape(easy, text, 0) : NULL;
-      bool ok = k && val && action_buf_add(&b, first ? "?" : "&", 1) && action_buf_add(&b, k, strlen(k)) &&
-                action_buf_add(&b, "=", 1) && action_buf_add(&b, val, strlen(val));
+      bool ok = k && val && action_buf_add(&b, first ? "?" : "&", 1) &&
+                action_buf_add(&b, k, strlen(k)) && action_buf_add(&b, "=", 1) &&
+                action_buf_add(&b, val, strlen(val));
       first = false;
       curl_free(k);
       curl_free(val);

@@ -43,8 +43,8 @@ unsigned api_email_template_list(store *s, int64_t org_id, json_t **out);
 /* GET /api/email/templates/{name} */
 unsigned api_email_template_get(store *s, int64_t org_id, const char *name, json_t **out);
 /* PUT /api/email/templates/{name}: {"subject", "text", "html"} */
-unsigned api_email_template_update(store *s, int64_t org_id, const char *name,
-                                   const json_t *body, int64_t now, json_t **out);
+unsigned api_email_template_update(store *s, int64_t org_id, const char *name, const json_t *body,
+                                   int64_t now, json_t **out);
 /* DELETE /api/email/templates/{name}: 204. */
 unsigned api_email_template_delete(store *s, int64_t org_id, const char *name, json_t **out);
 
@@ -52,8 +52,8 @@ unsigned api_email_template_delete(store *s, int64_t org_id, const char *name, j
  * "html"}, and "data": the names templates read ({"trigger": ..., "nodes":
  * ..., "vars": ..., "item": ...}). Renders without sending: {"subject",
  * "text", "html"}; HTML escaped as email_send does. */
-unsigned api_email_preview(store *s, int64_t org_id, const json_t *body, tz_db *zones,
-                           int64_t now, json_t **out);
+unsigned api_email_preview(store *s, int64_t org_id, const json_t *body, tz_db *zones, int64_t now,
+                           json_t **out);
 
 /* GET /api/email/log?execution_id=&before=&limit=: {"items": [...]},
  * newest first. */

@@ -25,8 +25,9 @@ typedef struct cred_type {
 } cred_type;
 
 static const cred_type types[] = {
-    {"smtp", 1, {"host", "port", "security", "username", "password", "from", "ca_file",
-                 "tls_verify", NULL}},
+    {"smtp",
+     1,
+     {"host", "port", "security", "username", "password", "from", "ca_file", "tls_verify", NULL}},
     {"slack", 0, {"webhook_url", "token", "api_base", NULL}},
     {"http_header", 2, {"name", "value", NULL}},
     {"bearer", 1, {"token", NULL}},
@@ -48,8 +49,8 @@ static bool name_ok(const char *name) {
     return false;
   for (size_t i = 0; i < n; i++) {
     char c = name[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-'))
       return false;
   }
   return true;
@@ -91,8 +92,8 @@ bool api_credential_check(const char *type, const json_t *data, char *msg, size_
       snprintf(msg, cap, "data.%s: must be true or false", key);
       return false;
     }
-    if (want_int && !(json_is_integer(v) && json_integer_value(v) >= 1 &&
-                      json_integer_value(v) <= 65535)) {
+    if (want_int &&
+        !(json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 65535)) {
       snprintf(msg, cap, "data.port: must be an integer from 1 to 65535");
       return false;
     }
@@ -109,8 +110,7 @@ bool api_credential_check(const char *type, const json_t *data, char *msg, size_
     }
   }
   const char *sec = json_string_value(json_object_get(data, "security"));
-  if (sec && strcmp(sec, "none") != 0 && strcmp(sec, "starttls") != 0 &&
-      strcmp(sec, "tls") != 0) {
+  if (sec && strcmp(sec, "none") != 0 && strcmp(sec, "starttls") != 0 && strcmp(sec, "tls") != 0) {
     snprintf(msg, cap, "data.security: must be none, starttls or tls");
     return false;
   }
@@ -151,9 +151,9 @@ static unsigned store_failure(cf_err rc, const char *what, json_t **out) {
   case CF_E_CONFLICT:
     snprintf(msg, sizeof msg, "a %s by that name exists already", what);
     return api_error_body(409, "conflict", msg, out);
-  case CF_E_KEY:
-    return api_error_body(500, "master_key", cf_strerror(rc), out);
-  case CF_E_TOO_LARGE: return api_error_body(413, "too_large", "the data is larger than 64 KiB", out);
+  case CF_E_KEY: return api_error_body(500, "master_key", cf_strerror(rc), out);
+  case CF_E_TOO_LARGE:
+    return api_error_body(413, "too_large", "the data is larger than 64 KiB", out);
   default: return api_error_body(500, "store", cf_strerror(rc), out);
   }
 }

@@ -16,9 +16,9 @@
 static const char *const parts[] = {"subject", "text", "html"};
 
 static json_t *template_json(const store_email_template *t) {
-  return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "name", t->name, "subject", t->subject,
-                   "text", t->text, "html", t->html, "created_at", (json_int_t)t->created_at,
-                   "updated_at", (json_int_t)t->updated_at);
+  return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "name", t->name, "subject", t->subject, "text",
+                   t->text, "html", t->html, "created_at", (json_int_t)t->created_at, "updated_at",
+                   (json_int_t)t->updated_at);
 }
 
 static unsigned failure(cf_err rc, json_t **out) {
@@ -81,8 +81,8 @@ unsigned api_email_template_create(store *s, int64_t org_id, const json_t *body,
   return api_email_template_get(s, org_id, name, out) == 200 ? 201 : 500;
 }
 
-unsigned api_email_template_update(store *s, int64_t org_id, const char *name,
-                                   const json_t *body, int64_t now, json_t **out) {
+unsigned api_email_template_update(store *s, int64_t org_id, const char *name, const json_t *body,
+                                   int64_t now, json_t **out) {
   store_email_template t = {.name = (char *)name};
   unsigned bad = check_parts(body, &t, out);
   if (bad)
@@ -129,8 +129,8 @@ static json_t *sample_lookup(void *ctx, const char *name) {
   return json_object_get(ctx, name);
 }
 
-unsigned api_email_preview(store *s, int64_t org_id, const json_t *body, tz_db *zones,
-                           int64_t now, json_t **out) {
+unsigned api_email_preview(store *s, int64_t org_id, const json_t *body, tz_db *zones, int64_t now,
+                           json_t **out) {
   if (!json_is_object(body))
     return api_error_body(400, "invalid_request", "the body must be a JSON object", out);
   const json_t *data = json_object_get(body, "data");
@@ -210,14 +210,13 @@ unsigned api_email_log_list(store *s, int64_t org_id, int64_t execution_id, int6
     const store_email_log *e = &items[i];
     json_t *rcpt = json_loads(e->recipients, 0, NULL);
     json_array_append_new(
-        arr, json_pack("{s:I, s:o, s:o, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:I}", "id",
-                       (json_int_t)e->id, "execution_id",
-                       e->execution_id ? json_integer(e->execution_id) : json_null(), "node_id",
-                       text_or_null(e->node_id), "status", e->status, "from", e->sender,
-                       "recipients", rcpt ? rcpt : json_object(), "subject", e->subject,
-                       "message_id", text_or_null(e->message_id), "smtp_response",
-                       text_or_null(e->smtp_response), "error", text_or_null(e->error), "at",
-                       (json_int_t)e->at));
+        arr, json_pack(
+                 "{s:I, s:o, s:o, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:I}", "id", (json_int_t)e->id,
+                 "execution_id", e->execution_id ? json_integer(e->execution_id) : json_null(),
+                 "node_id", text_or_null(e->node_id), "status", e->status, "from", e->sender,
+                 "recipients", rcpt ? rcpt : json_object(), "subject", e->subject, "message_id",
+                 text_or_null(e->message_id), "smtp_response", text_or_null(e->smtp_response),
+                 "error", text_or_null(e->error), "at", (json_int_t)e->at));
   }
   store_email_logs_free(items, n);
   *out = json_pack("{s:o}", "items", arr);

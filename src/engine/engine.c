@@ -41,12 +41,12 @@
 #include "flow/flow.h"
 #include "net/http.h"
 
-#define CHECK_EVERY_MS    100
-#define MAX_KEPT_OUTPUT   (4 * 1024 * 1024) /* bytes of a step's output kept */
-#define MAX_RESULT        (1024 * 1024)
-#define FLOW_CACHE_MAX    256
-#define ITERATION_BITS    20
-#define DEFAULT_MAX_ITEMS 10000 /* as the validator documents */
+#define CHECK_EVERY_MS     100
+#define MAX_KEPT_OUTPUT    (4 * 1024 * 1024) /* bytes of a step's output kept */
+#define MAX_RESULT         (1024 * 1024)
+#define FLOW_CACHE_MAX     256
+#define ITERATION_BITS     20
+#define DEFAULT_MAX_ITEMS  10000 /* as the validator documents */
 #define MAX_RETRY_AFTER_MS (3600 * 1000)
 
 /* ------------------------------------------------------------ flow cache */
@@ -566,11 +566,12 @@ static void on_step_committed(void *ctx, cf_err rc);
 
 /* Fields whose values are secrets whatever their length; any other string
  * of 16 bytes or more is treated as one too, except these public ones. */
-static const char *const secret_fields[] = {"password", "token", "webhook_url", "url", "value",
-                                            "secret", "api_key", "key", "client_secret", NULL};
-static const char *const public_fields[] = {"host", "port", "username", "user", "path", "api_base",
-                                            "security", "from", "channel", "name", "header",
-                                            "database", "ca_file", NULL};
+static const char *const secret_fields[] = {"password",      "token",  "webhook_url", "url",
+                                            "value",         "secret", "api_key",     "key",
+                                            "client_secret", NULL};
+static const char *const public_fields[] = {"host",     "port",     "username", "user",    "path",
+                                            "api_base", "security", "from",     "channel", "name",
+                                            "header",   "database", "ca_file",  NULL};
 
 static bool listed(const char *const *names, const char *name) {
   for (size_t i = 0; names[i]; i++)
@@ -733,7 +734,9 @@ static json_t *scrub_json(const exec_run *r, const json_t *v) {
     json_t *a = json_array();
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x) { json_array_append_new(a, scrub_json(r, x)); }
+    json_array_foreach(v, i, x) {
+      json_array_append_new(a, scrub_json(r, x));
+    }
     return a;
   }
   if (json_is_object(v)) {
@@ -1403,8 +1406,8 @@ static void action_complete(action_call *call, json_t *output, const char *error
                                         n->retry.jitter ? next_random(&r->loop->rng) : 1.0);
       /* The remote said when to come back (Retry-After): at most an hour. */
       if (call->retry_after_ms > 0)
-        delay = call->retry_after_ms < MAX_RETRY_AFTER_MS ? call->retry_after_ms
-                                                          : MAX_RETRY_AFTER_MS;
+        delay =
+            call->retry_after_ms < MAX_RETRY_AFTER_MS ? call->retry_after_ms : MAX_RETRY_AFTER_MS;
       char line[700];
       snprintf(line, sizeof line, "attempt %d failed: %s; retrying in %lld ms", s->attempt, error,
                (long long)delay);
@@ -1435,8 +1438,7 @@ static void action_log(action_call *call, const char *level, const char *message
   log_line(s->run, s->run->f->nodes[s->node].id, level, message);
 }
 
-static const json_t *action_credential(action_call *call, const char *name, char *err,
-                                       size_t cap) {
+static const json_t *action_credential(action_call *call, const char *name, char *err, size_t cap) {
   step_run *s = call->engine_data;
   exec_run *r = s->run;
   if (!secrets_load(r)) {
@@ -1552,8 +1554,8 @@ static json_t *checkpoint_of(frame *fr, int node) {
 
 /* Replaces an action's html_params in `input` by their HTML-escaped
  * evaluation; *used (may be NULL) is set when one read `secrets`. */
-static bool html_params_eval(frame *fr, int node, json_t *input, bool redact, bool *used,
-                             char *err, size_t cap) {
+static bool html_params_eval(frame *fr, int node, json_t *input, bool redact, bool *used, char *err,
+                             size_t cap) {
   const html_parts *h = &fr->run->cf->html[node];
   for (size_t k = 0; k < h->n; k++) {
     bool u = false;

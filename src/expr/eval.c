@@ -776,8 +776,7 @@ static cf_err add_html_escaped(expr_ctx *c, size_t column, expr_buf *b, const ch
   return rc == CF_OK ? expr_buf_add(c, column, b, s + run, n - run) : rc;
 }
 
-cf_err expr_tmpl_eval_html(const expr_tmpl *t, const expr_env *env, json_t **out,
-                           expr_error *err) {
+cf_err expr_tmpl_eval_html(const expr_tmpl *t, const expr_env *env, json_t **out, expr_error *err) {
   expr_ctx c;
   expr_ctx_init(&c, env, err);
   *out = NULL;

@@ -82,7 +82,7 @@ static cf_err cred_update_fn(sqlite_store *s, conn *c, void *arg) {
 }
 
 cf_err sq_cred_put(void *impl, int64_t org_id, const store_cred_row *row, bool create,
-                          int read_only, int64_t now) {
+                   int read_only, int64_t now) {
   cred_args a = {org_id, now, row, read_only};
   return sq_write_job(impl, create ? cred_insert_fn : cred_update_fn, &a, false);
 }
@@ -152,7 +152,7 @@ static cf_err cred_row(sqlite3_stmt *st, void *ctx) {
 }
 
 cf_err sq_cred_list(void *impl, int64_t org_id, const char *name, store_cred_row **out,
-                           size_t *count) {
+                    size_t *count) {
   list_ctx l = {.org_id = org_id, .name = name};
   sq_read r = {ST_CRED_LIST,
                "SELECT name, type, fields_set, read_only, created_at, updated_at, nonce, "
@@ -209,8 +209,8 @@ static cf_err tpl_update_fn(sqlite_store *s, conn *c, void *arg) {
   return changed_one(c, st);
 }
 
-cf_err sq_email_template_put(void *impl, int64_t org_id, bool create,
-                                    const store_email_template *t, int64_t now) {
+cf_err sq_email_template_put(void *impl, int64_t org_id, bool create, const store_email_template *t,
+                             int64_t now) {
   tpl_args a = {org_id, now, t};
   return sq_write_job(impl, create ? tpl_insert_fn : tpl_update_fn, &a, false);
 }
@@ -245,7 +245,7 @@ static cf_err tpl_row(sqlite3_stmt *st, void *ctx) {
 }
 
 cf_err sq_email_template_list(void *impl, int64_t org_id, const char *name,
-                                     store_email_template **out, size_t *count) {
+                              store_email_template **out, size_t *count) {
   list_ctx l = {.org_id = org_id, .name = name};
   sq_read r = {ST_TPL_LIST,
                "SELECT name, subject, text_body, html_body, created_at, updated_at "
@@ -291,8 +291,7 @@ static cf_err mail_insert_fn(sqlite_store *s, conn *c, void *arg) {
   return sq_step_done(c, st);
 }
 
-cf_err sq_email_log_add_async(void *impl, const store_email_log *e, store_done_fn done,
-                                     void *ctx) {
+cf_err sq_email_log_add_async(void *impl, const store_email_log *e, store_done_fn done, void *ctx) {
   if (!e->status || (strcmp(e->status, "sent") != 0 && strcmp(e->status, "failed") != 0))
     return CF_E_INVALID;
   size_t extra = sq_text_size(e->node_id) + sq_text_size(e->status) + sq_text_size(e->sender) +
@@ -356,9 +355,8 @@ static cf_err mail_row(sqlite3_stmt *st, void *ctx) {
   return e->status && e->sender && e->recipients && e->subject ? CF_OK : CF_E_NOMEM;
 }
 
-cf_err sq_email_log_list(void *impl, int64_t org_id, int64_t execution_id,
-                                int64_t before_id, int limit, store_email_log **out,
-                                size_t *count) {
+cf_err sq_email_log_list(void *impl, int64_t org_id, int64_t execution_id, int64_t before_id,
+                         int limit, store_email_log **out, size_t *count) {
   mail_ctx m = {org_id, execution_id, before_id, limit, NULL, 0, 0};
   sq_read r = {ST_MAIL_LIST,
                "SELECT id, coalesce(execution_id, 0), node_id, status, sender, recipients, "

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const store_backend *const backends[] = {&store_sqlite_backend};
 
 cf_err store_open(const store_config *cfg, store **out, char *err, size_t err_cap) {

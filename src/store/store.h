@@ -420,17 +420,17 @@ CF_MUST_CHECK cf_err store_email_template_put(store *s, int64_t org_id, bool cre
 /* CF_E_NOT_FOUND. Free with store_email_template_clear. */
 CF_MUST_CHECK cf_err store_email_template_get(store *s, int64_t org_id, const char *name,
                                               store_email_template *out);
-CF_MUST_CHECK cf_err store_email_template_list(store *s, int64_t org_id,
-                                               store_email_template **out, size_t *count);
+CF_MUST_CHECK cf_err store_email_template_list(store *s, int64_t org_id, store_email_template **out,
+                                               size_t *count);
 CF_MUST_CHECK cf_err store_email_template_delete(store *s, int64_t org_id, const char *name);
 void store_email_template_clear(store_email_template *t);
 void store_email_templates_free(store_email_template *items, size_t count);
 
 typedef struct store_email_log {
-  int64_t id, org_id, execution_id; /* execution_id 0 = none */
-  char *node_id;                    /* may be NULL */
-  char *status;                     /* "sent" or "failed" */
-  char *sender, *recipients;        /* recipients: JSON {"to", "cc", "bcc"} */
+  int64_t id, org_id, execution_id;                   /* execution_id 0 = none */
+  char *node_id;                                      /* may be NULL */
+  char *status;                                       /* "sent" or "failed" */
+  char *sender, *recipients;                          /* recipients: JSON {"to", "cc", "bcc"} */
   char *subject, *message_id, *smtp_response, *error; /* may be NULL */
   int64_t at;
 } store_email_log;

@@ -66,9 +66,10 @@ void store_master_key_random(unsigned char key[STORE_KEY_BYTES]) {
 static cf_err create_key_file(const char *path, char *err, size_t cap) {
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0)
-    return errno == EEXIST ? CF_OK : (snprintf(err, cap, "cannot create the key file %s: %s", path,
-                                               strerror(errno)),
-                                      CF_E_IO);
+    return errno == EEXIST
+               ? CF_OK
+               : (snprintf(err, cap, "cannot create the key file %s: %s", path, strerror(errno)),
+                  CF_E_IO);
   unsigned char key[STORE_KEY_BYTES];
   char text[sodium_base64_ENCODED_LEN(STORE_KEY_BYTES, sodium_base64_VARIANT_ORIGINAL) + 1];
   store_master_key_random(key);
@@ -265,8 +266,8 @@ static cf_err unseal(const store *s, const store_cred_row *row, store_credential
   c->data = malloc(n + 1);
   if (!c->data)
     return CF_E_NOMEM;
-  if (crypto_secretbox_open_easy((unsigned char *)c->data, row->sealed, row->sealed_len,
-                                 row->nonce, s->key) != 0) {
+  if (crypto_secretbox_open_easy((unsigned char *)c->data, row->sealed, row->sealed_len, row->nonce,
+                                 s->key) != 0) {
     free(c->data);
     c->data = NULL;
     return CF_E_KEY;
@@ -330,8 +331,7 @@ cf_err store_credential_get(store *s, int64_t org_id, const char *name, store_cr
   return CF_OK;
 }
 
-cf_err store_credential_open_all(store *s, int64_t org_id, store_credential **out,
-                                 size_t *count) {
+cf_err store_credential_open_all(store *s, int64_t org_id, store_credential **out, size_t *count) {
   return list(s, org_id, NULL, true, out, count);
 }
 
@@ -398,8 +398,8 @@ cf_err store_email_log_list(store *s, int64_t org_id, int64_t execution_id, int6
                             int limit, store_email_log **out, size_t *count) {
   if (limit < 1 || limit > 1000)
     return CF_E_INVALID;
-  return s->backend->email_log_list(s->impl, org_or_default(org_id), execution_id, before_id,
-                                    limit, out, count);
+  return s->backend->email_log_list(s->impl, org_or_default(org_id), execution_id, before_id, limit,
+                                    out, count);
 }
 
 void store_email_logs_free(store_email_log *items, size_t count) {

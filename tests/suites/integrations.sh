@@ -25,7 +25,7 @@ SMTP_PASSWORD=smtp-pass-7f3a9c
 cleanup() {
   [ -n "$peer_pid" ] && kill "$peer_pid" 2>/dev/null && wait "$peer_pid" 2>/dev/null
   [ -n "$smtp_pid" ] && kill "$smtp_pid" 2>/dev/null && wait "$smtp_pid" 2>/dev/null
-  [ -n "$pg_started" ] && "$PGBIN/pg_ctl" -D "$dir/pg" -m immediate stop >/dev/null 2>&1
+  [ -n "$pg_started" ] && $as_pg "$PGBIN/pg_ctl" -D "$dir/pg" -m immediate stop >/dev/null 2>&1
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -56,14 +56,23 @@ mkdir "$dir/mail"
   >"$dir/smtp.out" 2>"$dir/smtp.err" &
 smtp_pid=$!
 
-# PostgreSQL: a cluster of our own, trust on loopback, no fsync.
+# PostgreSQL: a cluster of our own, trust on loopback, no fsync. Its
+# programs refuse to run as root: as root they run as the postgres user
+# (the postgresql package creates it), in directories it owns.
 pg_port=$(free_port)
-if [ -x "$PGBIN/initdb" ] && "$PGBIN/initdb" -D "$dir/pg" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 &&
-   "$PGBIN/pg_ctl" -D "$dir/pg" -w -t 30 -l "$dir/pg.log" \
-     -o "-p $pg_port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null 2>&1; then
+as_pg=""
+mkdir "$dir/pg" "$dir/pgsock"
+chmod 755 "$dir"
+if [ "$(id -u)" -eq 0 ]; then
+  chown postgres "$dir/pg" "$dir/pgsock" 2>/dev/null
+  as_pg="runuser -u postgres --"
+fi
+if [ -x "$PGBIN/initdb" ] && $as_pg "$PGBIN/initdb" -D "$dir/pg" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 &&
+   $as_pg "$PGBIN/pg_ctl" -D "$dir/pg" -w -t 30 -l "$dir/pgsock/pg.log" \
+     -o "-p $pg_port -k $dir/pgsock -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null 2>&1; then
   pg_started=1
 else
-  bad "PostgreSQL 15 cannot start (postgresql package, $PGBIN)" "$(tail -5 "$dir/initdb.log" "$dir/pg.log" 2>/dev/null)"
+  bad "PostgreSQL 15 cannot start (postgresql package, $PGBIN)" "$(tail -5 "$dir/initdb.log" "$dir/pgsock/pg.log" 2>/dev/null)"
 fi
 
 i=0 port="" smtp=""
