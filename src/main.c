@@ -21,13 +21,19 @@ static const char usage[] =
     "  run FILE.json [--input JSON] [--db PATH] [--credentials FILE.json] [--quiet]\n"
     "                      run a workflow once; print the execution as JSON\n"
     "  validate FILE.json  check a workflow definition; list every problem\n"
-    "  serve [--listen HOST:PORT] [--db PATH]\n"
+    "  serve [--listen HOST:PORT] [--db PATH] [--clock TIME [--clock-speed N]]\n"
     "                      serve the HTTP API and the web UI (default 127.0.0.1:8080)\n"
     "  credential add|rotate|list|delete --db PATH ...\n"
     "                      manage the encrypted credentials workflows use\n"
     "  migrate [--db PATH] apply the database's pending migrations and exit\n"
     "  bench queue [--executions N] [--workers W] [--db PATH]\n"
     "                      measure the execution queue; print one JSON line\n"
+    "  workflow add --db PATH FILE.json\n"
+    "                      store a workflow definition; print its id\n"
+    "  schedule add|list|show|enable|disable|delete|ticks --db PATH ...\n"
+    "                      manage schedules and read their tick ledger (JSON)\n"
+    "  bench fire [--schedules N] [--burst N] [--spread-seconds S]\n"
+    "                      measure the scheduler's fire latency and memory; print JSON\n"
     "  tz list             print every IANA time zone name\n"
     "  tz show ZONE [--at TIME]\n"
     "                      print a zone's offset and DST period at a time\n"
@@ -63,6 +69,10 @@ int main(int argc, char **argv) {
     return cli_credential(argc - 2, argv + 2);
   if (strcmp(cmd, "tz") == 0)
     return cli_tz(argc - 2, argv + 2);
+  if (strcmp(cmd, "schedule") == 0)
+    return cli_schedule(argc - 2, argv + 2);
+  if (strcmp(cmd, "workflow") == 0)
+    return cli_workflow(argc - 2, argv + 2);
   fprintf(stderr, "cronflow: unknown command '%s'\n\n%s", cmd, usage);
   return 2;
 }

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 #include "flow/flow.h"
+#include "base/buf.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -89,18 +90,6 @@ const char *action_param_string(const json_t *params, const char *key, bool *bad
  * *bad set when present but not a number in [min, max]. */
 int64_t action_param_int(const json_t *params, const char *key, int64_t dflt, int64_t min,
                          int64_t max, bool *bad);
-
-/* A growing byte buffer with a cap, for what a remote sends: always
- * NUL-terminated once it holds anything. */
-typedef struct action_buf {
-  char *data;
-  size_t len, cap, max;
-  bool too_big; /* an add would have passed max: nothing was added */
-} action_buf;
-
-/* Appends n bytes; false when it would pass max (too_big set) or memory
- * ran out. */
-bool action_buf_add(action_buf *b, const char *data, size_t n);
 
 /* The seconds of an HTTP Retry-After value as milliseconds (the date form
  * is not used by the services we call); dflt when it is not a number. */

@@ -77,27 +77,6 @@ int64_t action_param_int(const json_t *params, const char *key, int64_t dflt, in
   return (int64_t)d;
 }
 
-bool action_buf_add(action_buf *b, const char *data, size_t n) {
-  if (b->len + n > b->max) {
-    b->too_big = true;
-    return false;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p)
-      return false;
-    b->data = p;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, data, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return true;
-}
-
 int64_t action_retry_after_ms(const char *value, int64_t dflt) {
   if (!value)
     return dflt;

@@ -58,7 +58,7 @@ typedef struct email_state {
   char message_id[400];
   char *subject, *sender;
   json_t *recipients; /* for the output and the log */
-  action_buf server;  /* the server's answers */
+  cf_buf server;      /* the server's answers */
   char last_line[512];
   char refusal[512]; /* the last 4xx or 5xx answer */
   char errbuf[CURL_ERROR_SIZE];
@@ -204,7 +204,7 @@ static bool plain_ascii(const char *s) {
 
 /* RFC 2047: UTF-8 text as B encoded words of at most 45 bytes of text each
  * (never splitting a character), separated by spaces. */
-static bool encode_words(action_buf *b, const char *s) {
+static bool encode_words(cf_buf *b, const char *s) {
   size_t n = strlen(s), at = 0;
   bool ok = true;
   while (ok && at < n) {
@@ -214,32 +214,32 @@ static bool encode_words(action_buf *b, const char *s) {
     char enc[sodium_base64_ENCODED_LEN(45, sodium_base64_VARIANT_ORIGINAL)];
     sodium_bin2base64(enc, sizeof enc, (const unsigned char *)s + at, take,
                       sodium_base64_VARIANT_ORIGINAL);
-    ok = (at == 0 || action_buf_add(b, " ", 1)) && action_buf_add(b, "=?UTF-8?B?", 10) &&
-         action_buf_add(b, enc, strlen(enc)) && action_buf_add(b, "?=", 2);
+    ok = (at == 0 || cf_buf_add(b, " ", 1)) && cf_buf_add(b, "=?UTF-8?B?", 10) &&
+         cf_buf_add(b, enc, strlen(enc)) && cf_buf_add(b, "?=", 2);
     at += take;
   }
   return ok;
 }
 
 /* "Name <addr>" for a header, the name quoted or encoded. */
-static bool format_address(action_buf *b, const address *a) {
+static bool format_address(cf_buf *b, const address *a) {
   bool ok = true;
   if (a->name[0]) {
     if (plain_ascii(a->name)) {
-      ok = action_buf_add(b, "\"", 1);
+      ok = cf_buf_add(b, "\"", 1);
       for (const char *p = a->name; ok && *p; p++) {
         if (*p == '"' || *p == '\\')
-          ok = action_buf_add(b, "\\", 1);
-        ok = ok && action_buf_add(b, p, 1);
+          ok = cf_buf_add(b, "\\", 1);
+        ok = ok && cf_buf_add(b, p, 1);
       }
-      ok = ok && action_buf_add(b, "\"", 1);
+      ok = ok && cf_buf_add(b, "\"", 1);
     } else {
       ok = encode_words(b, a->name);
     }
-    ok = ok && action_buf_add(b, " ", 1);
+    ok = ok && cf_buf_add(b, " ", 1);
   }
-  return ok && action_buf_add(b, "<", 1) && action_buf_add(b, a->addr, strlen(a->addr)) &&
-         action_buf_add(b, ">", 1);
+  return ok && cf_buf_add(b, "<", 1) && cf_buf_add(b, a->addr, strlen(a->addr)) &&
+         cf_buf_add(b, ">", 1);
 }
 
 static const char *add_header(email_state *st, const char *line) {
@@ -253,10 +253,10 @@ static const char *add_header(email_state *st, const char *line) {
 static const char *address_header(email_state *st, const char *name, const address_list *l) {
   if (l->n == 0)
     return NULL;
-  action_buf b = {.max = 64 * 1024};
-  bool ok = action_buf_add(&b, name, strlen(name)) && action_buf_add(&b, ": ", 2);
+  cf_buf b = {.max = 64 * 1024};
+  bool ok = cf_buf_add(&b, name, strlen(name)) && cf_buf_add(&b, ": ", 2);
   for (size_t i = 0; ok && i < l->n; i++)
-    ok = (i == 0 || action_buf_add(&b, ", ", 2)) && format_address(&b, &l->items[i]);
+    ok = (i == 0 || cf_buf_add(&b, ", ", 2)) && format_address(&b, &l->items[i]);
   const char *err = ok ? add_header(st, b.data) : "the address list is too long";
   free(b.data);
   return err;
@@ -418,7 +418,7 @@ static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *
   email_state *st = ctx;
   if (type != CURLINFO_HEADER_IN)
     return 0;
-  action_buf_add(&st->server, data, size);
+  cf_buf_add(&st->server, data, size);
   size_t n = size;
   while (n && (data[n - 1] == '\n' || data[n - 1] == '\r'))
     n--;
@@ -607,7 +607,7 @@ static const char *prepare(email_state *st, char *why, size_t cap) {
     snprintf(st->message_id, sizeof st->message_id, "<cronflow.%s@%s>",
              call->idempotency_key ? call->idempotency_key : "message", at + 1);
     st->subject = strdup(subject);
-    action_buf b = {.max = MAX_ADDRESS + MAX_NAME * 4 + 16};
+    cf_buf b = {.max = MAX_ADDRESS + MAX_NAME * 4 + 16};
     bool ok = format_address(&b, &from.items[0]);
     st->sender = ok ? b.data : NULL;
     if (!ok)
@@ -626,9 +626,9 @@ static const char *prepare(email_state *st, char *why, size_t cap) {
   if (!err)
     err = address_header(st, "Reply-To", &reply);
   if (!err) {
-    action_buf b = {.max = 8 * 1024};
-    bool ok = action_buf_add(&b, "Subject: ", 9) &&
-              (plain_ascii(subject) ? action_buf_add(&b, subject, strlen(subject))
+    cf_buf b = {.max = 8 * 1024};
+    bool ok = cf_buf_add(&b, "Subject: ", 9) &&
+              (plain_ascii(subject) ? cf_buf_add(&b, subject, strlen(subject))
                                     : encode_words(&b, subject));
     err = ok ? add_header(st, b.data) : "out of memory";
     free(b.data);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "actions/action.h"
+#include "base/buf.h"
 
 #define DEFAULT_TIMEOUT_MS (5LL * 60 * 1000)
 #define MAX_TIMEOUT_MS     (24LL * 3600 * 1000)
@@ -38,15 +39,13 @@
 
 static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
 
-typedef action_buf buf;
-
 typedef struct http_state {
   action_call *call;
   CURL *easy;
   struct curl_slist *headers;
   char *body;
-  buf response;
-  buf header_text;
+  cf_buf response;
+  cf_buf header_text;
   int64_t max_bytes;
   bool fail_on_status;
   char errbuf[CURL_ERROR_SIZE];
@@ -54,7 +53,7 @@ typedef struct http_state {
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
   http_state *st = ctx;
-  return action_buf_add(&st->response, data, size * n) ? size * n : 0;
+  return cf_buf_add(&st->response, data, size * n) ? size * n : 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
@@ -64,7 +63,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
    * keep only the last response's headers. */
   if (len >= 5 && memcmp(data, "HTTP/", 5) == 0)
     st->header_text.len = 0;
-  return action_buf_add(&st->header_text, data, len) ? len : 0;
+  return cf_buf_add(&st->header_text, data, len) ? len : 0;
 }
 
 static bool method_ok(const char *m) {
@@ -107,8 +106,8 @@ static void state_free(http_state *st) {
     curl_easy_cleanup(st->easy);
   curl_slist_free_all(st->headers);
   free(st->body);
-  free(st->response.data);
-  free(st->header_text.data);
+  cf_buf_clear(&st->response);
+  cf_buf_clear(&st->header_text);
   free(st);
 }
 
@@ -143,8 +142,8 @@ static char *build_url(CURL *easy, const char *url, const json_t *query, const c
     *why = "url must start with http:// or https://";
     return NULL;
   }
-  buf b = {.max = MAX_URL_BYTES};
-  if (!action_buf_add(&b, url, strlen(url))) {
+  cf_buf b = {.max = MAX_URL_BYTES};
+  if (!cf_buf_add(&b, url, strlen(url))) {
     *why = "url is too long";
     free(b.data);
     return NULL;
@@ -157,9 +156,8 @@ static char *build_url(CURL *easy, const char *url, const json_t *query, const c
       char *text = value_text(v);
       char *k = curl_easy_escape(easy, key, 0);
       char *val = text ? curl_easy_escape(easy, text, 0) : NULL;
-      bool ok = k && val && action_buf_add(&b, first ? "?" : "&", 1) &&
-                action_buf_add(&b, k, strlen(k)) && action_buf_add(&b, "=", 1) &&
-                action_buf_add(&b, val, strlen(val));
+      bool ok = k && val && cf_buf_add(&b, first ? "?" : "&", 1) && cf_buf_add(&b, k, strlen(k)) &&
+                cf_buf_add(&b, "=", 1) && cf_buf_add(&b, val, strlen(val));
       first = false;
       curl_free(k);
       curl_free(val);
@@ -174,7 +172,7 @@ static char *build_url(CURL *easy, const char *url, const json_t *query, const c
   return b.data;
 }
 
-static json_t *parse_headers(const buf *text) {
+static json_t *parse_headers(const cf_buf *text) {
   json_t *h = json_object();
   if (!h || !text->data)
     return h;

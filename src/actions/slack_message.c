@@ -35,7 +35,7 @@ typedef struct slack_state {
   CURL *easy;
   struct curl_slist *headers;
   char *body;
-  action_buf response, header_text;
+  cf_buf response, header_text;
   bool token_mode;
   char errbuf[CURL_ERROR_SIZE];
 } slack_state;
@@ -54,16 +54,16 @@ static void state_free(slack_state *st) {
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
   slack_state *st = ctx;
-  return action_buf_add(&st->response, data, size * n) ? size * n : 0;
+  return cf_buf_add(&st->response, data, size * n) ? size * n : 0;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *ctx) {
   slack_state *st = ctx;
-  return action_buf_add(&st->header_text, data, size * n) ? size * n : 0;
+  return cf_buf_add(&st->header_text, data, size * n) ? size * n : 0;
 }
 
 /* The value of header `name` in the received header text, into out. */
-static bool header_value(const action_buf *h, const char *name, char *out, size_t cap) {
+static bool header_value(const cf_buf *h, const char *name, char *out, size_t cap) {
   size_t nlen = strlen(name);
   for (const char *line = h->data; line && *line;) {
     const char *end = strstr(line, "\r\n");

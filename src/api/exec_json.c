@@ -11,12 +11,7 @@
 #include "base/civil.h"
 
 void api_format_time(int64_t ms, char *buf, size_t cap) {
-  int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-  char base[40];
-  size_t n = civil_format_utc(sec, base, sizeof base);
-  if (n > 0 && base[n - 1] == 'Z')
-    base[n - 1] = '\0';
-  snprintf(buf, cap, "%s.%03dZ", base, (int)(ms - sec * 1000));
+  civil_format_utc_ms(ms, buf, cap);
 }
 
 json_t *api_time_json(int64_t ms) {

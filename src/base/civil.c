@@ -200,3 +200,12 @@ cf_err civil_parse_iso(const char *text, int64_t *seconds, int32_t *nanos, bool 
   *seconds = s;
   return CF_OK;
 }
+
+void civil_format_utc_ms(int64_t ms, char *buf, size_t cap) {
+  int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  char base[40];
+  size_t n = civil_format_utc(sec, base, sizeof base);
+  if (n > 0 && base[n - 1] == 'Z')
+    base[n - 1] = '\0';
+  snprintf(buf, cap, "%s.%03dZ", base, (int)(ms - sec * 1000));
+}

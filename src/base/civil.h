@@ -62,6 +62,9 @@ size_t civil_format_iso(int64_t utc, int32_t offset, char *buf, size_t cap);
 /* Writes "YYYY-MM-DDTHH:MM:SSZ" for a UTC instant; like civil_format_iso. */
 size_t civil_format_utc(int64_t utc, char *buf, size_t cap);
 
+/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" for milliseconds since the epoch. */
+void civil_format_utc_ms(int64_t ms, char *buf, size_t cap);
+
 /*
  * Parses an ISO-8601 / RFC-3339 date-time: "YYYY-MM-DD", optionally followed
  * by "T" or a space and "HH:MM[:SS[.fraction]]", optionally followed by "Z"

@@ -4,7 +4,9 @@
  * worker pool, printed as one JSON line for scripts/run-bench.
  *
  * Each execution is a one-step no-op: the runner checkpoints one step and
- * succeeds, which is the store traffic a one-step workflow makes. Two
+ * succeeds, which is the store traffic a one-step workflow makes; it runs
+ * as an asynchronous runner, the way the engine does (no thread per
+ * execution). Two
  * phases: a burst (enqueue N in batches while the workers run, until every
  * one has succeeded) for throughput, then an idle phase (one execution at a
  * time into an idle pool) for start latency: from the enqueue call to the
@@ -54,6 +56,15 @@ static void noop_run(void *arg, worker_exec *x, worker_result *out) {
     return;
   }
   out->outcome = WORKER_SUCCEEDED;
+}
+
+/* The asynchronous form, as the engine runs executions: the dispatcher
+ * hands the claim over and the outcome comes back without a thread per
+ * execution. */
+static void noop_start(void *arg, worker_exec *x) {
+  worker_result r = {.outcome = WORKER_FAILED};
+  noop_run(arg, x, &r);
+  worker_exec_done(x, &r);
 }
 
 static int compare_i64(const void *a, const void *b) {
@@ -156,7 +167,7 @@ static int bench_queue(int argc, char **argv) {
                        .concurrency = (int)workers,
                        .lease_ms = 30000,
                        .poll_ms = 200,
-                       .run = noop_run,
+                       .start = noop_start,
                        .run_ctx = &b};
   worker_pool *pool;
   if (worker_pool_start(&cfg, &pool) != CF_OK)
@@ -236,8 +247,11 @@ int cli_bench(int argc, char **argv) {
     return bench_queue(argc - 1, argv + 1);
   if (argc >= 1 && strcmp(argv[0], "engine") == 0)
     return cli_bench_engine(argc - 1, argv + 1);
+  if (argc >= 1 && strcmp(argv[0], "fire") == 0)
+    return cli_bench_fire(argc - 1, argv + 1);
   fprintf(stderr, "usage: cronflow bench queue [--executions N] [--workers W] [--db PATH]\n"
                   "       cronflow bench engine [--executions N] [--chain K] [--url URL "
-                  "--inflight N]\n");
+                  "--inflight N]\n"
+                  "       cronflow bench fire [--burst N] [--schedules N] [--spread-seconds S]\n");
   return 2;
 }

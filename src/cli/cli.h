@@ -50,4 +50,13 @@ int cli_load_credentials(store *s, const char *file);
 /* cronflow tz list|show ... */
 int cli_tz(int argc, char **argv);
 
+/* cronflow bench fire ... (bench_fire.c) */
+int cli_bench_fire(int argc, char **argv);
+
+/* cronflow schedule add|list|show|enable|disable|delete|ticks ... */
+int cli_schedule(int argc, char **argv);
+
+/* cronflow workflow add --db PATH FILE.json */
+int cli_workflow(int argc, char **argv);
+
 #endif

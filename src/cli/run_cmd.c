@@ -118,8 +118,8 @@ int cli_validate(int argc, char **argv) {
   return 0;
 }
 
-static void print_step(void *ctx, int64_t execution_id, const store_step *step) {
-  (void)execution_id;
+static void print_step(void *ctx, const store_claim *claim, const store_step *step) {
+  (void)claim;
   if (*(bool *)ctx || strcmp(step->status, "running") == 0)
     return;
   char iter[32] = "";

@@ -1,9 +1,12 @@
 /*
  * serve_cmd.c — `cronflow serve`: opens the data file and the zone
- * database, starts the workflow engine with its worker pool and the HTTP
- * server, and runs until SIGINT or SIGTERM; then stops taking work, lets
- * running executions finish within the grace period and gives back the
- * rest (another process resumes them).
+ * database, starts the workflow engine with its worker pool, the HTTP
+ * server and the scheduler, and runs until SIGINT or SIGTERM; then stops
+ * firing and taking work, lets running executions finish within the grace
+ * period and gives back the rest (another process resumes them).
+ * `--clock START [--clock-speed N]` runs the scheduler (only it) on a clock
+ * that starts at START and runs N times as fast, to watch a March night's
+ * DST fires in seconds.
  *
  * Signals are blocked in every thread and taken synchronously with
  * sigwait, so no handler runs on a thread in the middle of a request.
@@ -16,8 +19,10 @@
 #include <sys/stat.h>
 
 #include "api/api.h"
+#include "base/civil.h"
 #include "cli/cli.h"
 #include "engine/engine.h"
+#include "sched/sched.h"
 #include "store/store.h"
 #include "worker/worker.h"
 
@@ -28,7 +33,9 @@ static const char serve_usage[] =
     "  --db       the SQLite data file, created and migrated if needed (default data/cronflow.db)\n"
     "  --threads  HTTP worker threads (default 2)\n"
     "  --key-file the master key that encrypts credentials (default: cronflow.key beside the\n"
-    "             database, created with mode 0600; CRONFLOW_MASTER_KEY wins when set)\n";
+    "             database, created with mode 0600; CRONFLOW_MASTER_KEY wins when set)\n"
+    "  --clock    run the scheduler's clock from this ISO-8601 time (with Z or an offset)\n"
+    "  --clock-speed  how many times as fast as real time that clock runs (default 1)\n";
 
 /* Splits "host:port" / "[v6]:port". Returns false if malformed. */
 static bool split_listen(const char *s, char *host, size_t cap, uint16_t *port) {
@@ -104,6 +111,8 @@ int cli_open_store(const char *db_path, bool migrate, store **out) {
 int cli_serve(int argc, char **argv) {
   const char *listen = "127.0.0.1:8080", *db_path = "data/cronflow.db", *key_file = NULL;
   long threads = 2;
+  const char *clock_start = NULL;
+  double clock_speed = 1;
   /* Every option takes a value: two arguments at a time. */
   for (int i = 0; i < argc; i += 2) {
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -112,7 +121,8 @@ int cli_serve(int argc, char **argv) {
       return 0;
     }
     if (!val || (strcmp(argv[i], "--listen") && strcmp(argv[i], "--db") &&
-                 strcmp(argv[i], "--threads") && strcmp(argv[i], "--key-file"))) {
+                 strcmp(argv[i], "--threads") && strcmp(argv[i], "--clock") &&
+                 strcmp(argv[i], "--clock-speed") && strcmp(argv[i], "--key-file"))) {
       fprintf(stderr, "cronflow: unexpected argument '%s'\n%s", argv[i], serve_usage);
       return 2;
     }
@@ -122,7 +132,16 @@ int cli_serve(int argc, char **argv) {
       db_path = val;
     else if (strcmp(argv[i], "--key-file") == 0)
       key_file = val;
-    else {
+    else if (strcmp(argv[i], "--clock") == 0)
+      clock_start = val;
+    else if (strcmp(argv[i], "--clock-speed") == 0) {
+      char *end;
+      clock_speed = strtod(val, &end);
+      if (*end || !(clock_speed >= 0.001 && clock_speed <= 1e7)) {
+        fprintf(stderr, "cronflow: --clock-speed must be a number from 0.001 to 10000000\n");
+        return 2;
+      }
+    } else {
       char *end;
       threads = strtol(val, &end, 10);
       if (*end || threads < 1 || threads > 256) {
@@ -135,6 +154,25 @@ int cli_serve(int argc, char **argv) {
   uint16_t port;
   if (!split_listen(listen, host, sizeof host, &port)) {
     fprintf(stderr, "cronflow: --listen '%s' is not HOST:PORT (such as 127.0.0.1:8080)\n", listen);
+    return 2;
+  }
+  sched_scaled_clock scaled;
+  sched_options sopt = {0};
+  if (clock_start) {
+    int64_t sec;
+    int32_t nanos;
+    bool has_offset;
+    char why[160] = "";
+    if (civil_parse_iso(clock_start, &sec, &nanos, &has_offset, why, sizeof why) != CF_OK ||
+        !has_offset) {
+      fprintf(stderr, "cronflow: --clock '%s' is not an ISO-8601 time with Z or an offset%s%s\n",
+              clock_start, why[0] ? ": " : "", why);
+      return 2;
+    }
+    sched_scaled_clock_init(&scaled, sec * 1000 + nanos / 1000000, clock_speed);
+    sopt.clock = sched_clock_scaled(&scaled);
+  } else if (clock_speed != 1) {
+    fprintf(stderr, "cronflow: --clock-speed needs --clock\n");
     return 2;
   }
   store *db;
@@ -185,6 +223,17 @@ int cli_serve(int argc, char **argv) {
     store_close(db);
     return 1;
   }
+  sched *scheduler;
+  err = sched_start(db, zones, &sopt, &scheduler);
+  if (err) {
+    fprintf(stderr, "cronflow: cannot start the scheduler: %s\n", cf_strerror(err));
+    api_server_stop(srv);
+    worker_pool_stop(pool);
+    engine_free(eng);
+    tz_db_free(zones);
+    store_close(db);
+    return 1;
+  }
   char where[300];
   if (strchr(host, ':'))
     snprintf(where, sizeof where, "[%s]:%u", host, (unsigned)api_server_port(srv));
@@ -195,6 +244,7 @@ int cli_serve(int argc, char **argv) {
   int sig;
   sigwait(&stop, &sig);
   printf("cronflow: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  sched_stop(scheduler);
   api_server_stop(srv);
   worker_pool_stop(pool);
   engine_free(eng);

@@ -212,16 +212,6 @@ static int64_t now_ms(void) {
   return worker_now_ms();
 }
 
-/* xorshift64*: jitter only. */
-static double next_random(uint64_t *state) {
-  uint64_t x = *state;
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  *state = x;
-  return (double)((x * UINT64_C(2685821657736338717)) >> 11) / 9007199254740992.0;
-}
-
 /* ------------------------------------------------------------ the flow cache */
 
 static void parts_free(transform_parts *p) {
@@ -808,7 +798,7 @@ static void record_step(frame *fr, int node, const char *status, int attempts, c
   if (step.finished_at)
     atomic_fetch_add(&e->n_steps, 1);
   if (e->cfg.on_step)
-    e->cfg.on_step(e->cfg.on_step_ctx, r->id, &step);
+    e->cfg.on_step(e->cfg.on_step_ctx, worker_exec_claim(r->x), &step);
   free(in);
   free(out);
   free(err_shown);
@@ -1403,7 +1393,7 @@ static void action_complete(action_call *call, json_t *output, const char *error
     json_decref(output);
     if (retryable && s->attempt < n->retry.max_attempts) {
       int64_t delay = worker_backoff_ms(n->retry.backoff_ms, n->retry.backoff_max_ms, s->attempt,
-                                        n->retry.jitter ? next_random(&r->loop->rng) : 1.0);
+                                        n->retry.jitter ? worker_random(&r->loop->rng) : 1.0);
       /* The remote said when to come back (Retry-After): at most an hour. */
       if (call->retry_after_ms > 0)
         delay =
@@ -1817,16 +1807,6 @@ static json_t *load_checkpoints(worker_exec *x) {
   return map;
 }
 
-/* "YYYY-MM-DDTHH:MM:SS.mmmZ". */
-static void format_utc_ms(int64_t ms, char *buf, size_t cap) {
-  int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-  char base[40];
-  size_t n = civil_format_utc(sec, base, sizeof base);
-  if (n > 0 && base[n - 1] == 'Z')
-    base[n - 1] = '\0';
-  snprintf(buf, cap, "%s.%03dZ", base, (int)(ms - sec * 1000));
-}
-
 static void exec_begin(engine_loop *l, worker_exec *x) {
   const store_claim *c = worker_exec_claim(x);
   exec_run *r = calloc(1, sizeof *r);
@@ -1863,7 +1843,7 @@ static void exec_begin(engine_loop *l, worker_exec *x) {
                 (int)c->attempt, "trigger", c->trigger_kind ? c->trigger_kind : "manual");
   if (r->execution && c->schedule_id) {
     char when[48];
-    format_utc_ms(c->scheduled_at, when, sizeof when);
+    civil_format_utc_ms(c->scheduled_at, when, sizeof when);
     json_object_set_new(r->execution, "schedule_id", json_integer((json_int_t)c->schedule_id));
     json_object_set_new(r->execution, "scheduled_at", json_string(when));
   }

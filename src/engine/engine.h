@@ -31,8 +31,8 @@ typedef struct engine_config {
   tz_db *tz;    /* for format_time in expressions; may be NULL */
   int threads;  /* event loops; 0 = 2 */
   /* Progress: called on a loop thread after each step is recorded (may
-   * be NULL). Must be quick. */
-  void (*on_step)(void *ctx, int64_t execution_id, const store_step *step);
+   * be NULL), with the execution's claim. Must be quick. */
+  void (*on_step)(void *ctx, const store_claim *claim, const store_step *step);
   void *on_step_ctx;
 } engine_config;
 

@@ -154,11 +154,11 @@ static cf_err cred_row(sqlite3_stmt *st, void *ctx) {
 cf_err sq_cred_list(void *impl, int64_t org_id, const char *name, store_cred_row **out,
                     size_t *count) {
   list_ctx l = {.org_id = org_id, .name = name};
-  sq_read r = {ST_CRED_LIST,
-               "SELECT name, type, fields_set, read_only, created_at, updated_at, nonce, "
-               "ciphertext FROM credentials WHERE org_id = ?1 AND (?2 IS NULL OR name = ?2) "
-               "ORDER BY name",
-               list_bind, cred_row, &l};
+  read_one r = {ST_CRED_LIST,
+                "SELECT name, type, fields_set, read_only, created_at, updated_at, nonce, "
+                "ciphertext FROM credentials WHERE org_id = ?1 AND (?2 IS NULL OR name = ?2) "
+                "ORDER BY name",
+                list_bind, cred_row, &l};
   cf_err rc = sq_run_read(impl, &r);
   if (rc) {
     store_cred_rows_free(l.items, l.count);
@@ -247,11 +247,11 @@ static cf_err tpl_row(sqlite3_stmt *st, void *ctx) {
 cf_err sq_email_template_list(void *impl, int64_t org_id, const char *name,
                               store_email_template **out, size_t *count) {
   list_ctx l = {.org_id = org_id, .name = name};
-  sq_read r = {ST_TPL_LIST,
-               "SELECT name, subject, text_body, html_body, created_at, updated_at "
-               "FROM email_templates WHERE org_id = ?1 AND (?2 IS NULL OR name = ?2) "
-               "ORDER BY name",
-               list_bind, tpl_row, &l};
+  read_one r = {ST_TPL_LIST,
+                "SELECT name, subject, text_body, html_body, created_at, updated_at "
+                "FROM email_templates WHERE org_id = ?1 AND (?2 IS NULL OR name = ?2) "
+                "ORDER BY name",
+                list_bind, tpl_row, &l};
   cf_err rc = sq_run_read(impl, &r);
   if (rc) {
     store_email_templates_free(l.items, l.count);
@@ -358,12 +358,12 @@ static cf_err mail_row(sqlite3_stmt *st, void *ctx) {
 cf_err sq_email_log_list(void *impl, int64_t org_id, int64_t execution_id, int64_t before_id,
                          int limit, store_email_log **out, size_t *count) {
   mail_ctx m = {org_id, execution_id, before_id, limit, NULL, 0, 0};
-  sq_read r = {ST_MAIL_LIST,
-               "SELECT id, coalesce(execution_id, 0), node_id, status, sender, recipients, "
-               "subject, message_id, smtp_response, error, at FROM email_log "
-               "WHERE org_id = ?1 AND (?2 = 0 OR execution_id = ?2) AND (?3 = 0 OR id < ?3) "
-               "ORDER BY id DESC LIMIT ?4",
-               mail_bind, mail_row, &m};
+  read_one r = {ST_MAIL_LIST,
+                "SELECT id, coalesce(execution_id, 0), node_id, status, sender, recipients, "
+                "subject, message_id, smtp_response, error, at FROM email_log "
+                "WHERE org_id = ?1 AND (?2 = 0 OR execution_id = ?2) AND (?3 = 0 OR id < ?3) "
+                "ORDER BY id DESC LIMIT ?4",
+                mail_bind, mail_row, &m};
   cf_err rc = sq_run_read(impl, &r);
   if (rc) {
     store_email_logs_free(m.items, m.count);

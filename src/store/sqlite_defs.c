@@ -143,7 +143,8 @@ cf_err sq_workflow_delete(void *impl, int64_t org_id, int64_t id, int64_t now) {
   return sq_write_job(impl, wf_delete_fn, &a, false);
 }
 
-cf_err sq_run_read(sqlite_store *s, const sq_read *r) {
+/* See sqlite_int.h. */
+cf_err sq_run_read(sqlite_store *s, const read_one *r) {
   conn *c;
   cf_err rc = sq_reader_get(s, &c);
   if (rc)
@@ -195,11 +196,11 @@ static cf_err wf_get_row(sqlite3_stmt *st, void *ctx) {
 cf_err sq_workflow_get(void *impl, int64_t org_id, int64_t id, store_workflow *out) {
   memset(out, 0, sizeof *out);
   wf_get_ctx g = {org_id, id, out, false};
-  sq_read r = {ST_WF_GET,
-               "SELECT id, org_id, name, description, current_version, created_at, updated_at, "
-               "webhook_secret IS NOT NULL FROM workflows "
-               "WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL",
-               wf_get_bind, wf_get_row, &g};
+  read_one r = {ST_WF_GET,
+                "SELECT id, org_id, name, description, current_version, created_at, updated_at, "
+                "webhook_secret IS NOT NULL FROM workflows "
+                "WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL",
+                wf_get_bind, wf_get_row, &g};
   cf_err rc = sq_run_read(impl, &r);
   if (!rc && !g.found)
     rc = CF_E_NOT_FOUND;
@@ -231,11 +232,11 @@ static cf_err version_row(sqlite3_stmt *st, void *ctx) {
 cf_err sq_workflow_version_get(void *impl, int64_t workflow_id, int32_t version, char **definition,
                                int32_t *version_out) {
   version_ctx v = {workflow_id, version, NULL, 0};
-  sq_read r = {ST_WF_VERSION_GET,
-               "SELECT v.version, v.definition FROM workflow_versions v JOIN workflows w "
-               "ON w.id = v.workflow_id WHERE v.workflow_id = ?1 AND v.version = "
-               "CASE WHEN ?2 > 0 THEN ?2 ELSE w.current_version END",
-               version_bind, version_row, &v};
+  read_one r = {ST_WF_VERSION_GET,
+                "SELECT v.version, v.definition FROM workflow_versions v JOIN workflows w "
+                "ON w.id = v.workflow_id WHERE v.workflow_id = ?1 AND v.version = "
+                "CASE WHEN ?2 > 0 THEN ?2 ELSE w.current_version END",
+                version_bind, version_row, &v};
   cf_err rc = sq_run_read(impl, &r);
   if (!rc && !v.definition)
     rc = CF_E_NOT_FOUND;
@@ -329,10 +330,10 @@ static cf_err log_row(sqlite3_stmt *st, void *ctx) {
 
 cf_err sq_log_list(void *impl, int64_t execution_id, store_log **out, size_t *count) {
   log_rows r = {.execution_id = execution_id};
-  sq_read q = {ST_LOG_LIST,
-               "SELECT id, node_id, level, message, at FROM execution_logs "
-               "WHERE execution_id = ?1 ORDER BY id",
-               log_bind, log_row, &r};
+  read_one q = {ST_LOG_LIST,
+                "SELECT id, node_id, level, message, at FROM execution_logs "
+                "WHERE execution_id = ?1 ORDER BY id",
+                log_bind, log_row, &r};
   cf_err rc = sq_run_read(impl, &q);
   if (rc) {
     store_logs_free(r.items, r.count);

@@ -117,16 +117,16 @@ void sq_async_ignore(void *ctx, cf_err result);
 cf_err sq_reader_get(sqlite_store *s, conn **out);
 void sq_reader_put(sqlite_store *s, conn *c);
 
-/* One prepared read on a pooled connection: bind, then row() per row
- * (a row() error stops the read and is returned). */
-typedef struct sq_read {
+/* One prepared read on a pooled connection: bind(st, ctx), then row() for
+ * each row until it returns an error (sqlite_defs.c). */
+typedef struct read_one {
   int slot;
   const char *sql;
   void (*bind)(sqlite3_stmt *st, const void *ctx);
   cf_err (*row)(sqlite3_stmt *st, void *ctx);
   void *ctx;
-} sq_read;
-cf_err sq_run_read(sqlite_store *s, const sq_read *r);
+} read_one;
+cf_err sq_run_read(sqlite_store *s, const read_one *r);
 
 #define SQ_STMT_OR_FAIL(var, c, slot, sql)                                                         \
   sqlite3_stmt *var = sq_stmt(c, slot, sql);                                                       \
@@ -161,5 +161,25 @@ cf_err sq_email_template_delete(void *impl, int64_t org_id, const char *name);
 cf_err sq_email_log_add_async(void *impl, const store_email_log *e, store_done_fn done, void *ctx);
 cf_err sq_email_log_list(void *impl, int64_t org_id, int64_t execution_id, int64_t before_id,
                          int limit, store_email_log **out, size_t *count);
+/* Operations of sqlite_sched.c: schedules and the tick ledger. */
+cf_err sq_sched_create_batch(void *impl, const store_schedule_new *items, size_t n, int64_t now,
+                             int64_t *ids);
+cf_err sq_sched_update(void *impl, int64_t org_id, int64_t id, const store_schedule_new *n,
+                       int64_t now);
+cf_err sq_sched_set_enabled(void *impl, int64_t org_id, int64_t id, bool enabled, int64_t now);
+cf_err sq_sched_delete(void *impl, int64_t org_id, int64_t id, int64_t now);
+cf_err sq_sched_get(void *impl, int64_t org_id, int64_t id, store_schedule *out);
+cf_err sq_sched_load(void *impl, int64_t id, store_schedule *out);
+cf_err sq_sched_list(void *impl, int64_t org_id, int64_t after_id, int limit, store_schedule **out,
+                     size_t *count);
+cf_err sq_sched_changed(void *impl, int64_t since, int limit, store_schedule **out, size_t *count);
+cf_err sq_sched_change_seq(void *impl, int64_t *seq);
+cf_err sq_sched_fire(void *impl, store_fire *fires, size_t n, int64_t now);
+cf_err sq_sched_fire_async(void *impl, store_fire *fires, size_t n, int64_t now, store_done_fn done,
+                           void *ctx);
+cf_err sq_exec_cancel(void *impl, int64_t id, int64_t now);
+cf_err sq_sched_ticks(void *impl, int64_t schedule_id, int64_t before_id, int limit,
+                      store_tick **out, size_t *count);
+cf_err sq_sched_ticks_prune(void *impl, int64_t before, int limit, int64_t *deleted);
 
 #endif

@@ -305,3 +305,164 @@ void store_logs_free(store_log *logs, size_t count) {
   }
   free(logs);
 }
+
+/* ------------------------------------------------ schedules and the tick ledger */
+
+static const char *const misfire_names[] = {"skip", "once", "all"};
+static const char *const overlap_names[] = {"skip", "allow", "queue_one", "replace"};
+
+static bool parse_name(const char *const *names, size_t n, const char *name, int *out) {
+  for (size_t i = 0; name && i < n; i++)
+    if (strcmp(names[i], name) == 0) {
+      *out = (int)i;
+      return true;
+    }
+  return false;
+}
+
+const char *store_misfire_name(store_misfire p) {
+  return (unsigned)p < 3 ? misfire_names[p] : NULL;
+}
+
+bool store_misfire_parse(const char *name, store_misfire *out) {
+  int v;
+  if (!parse_name(misfire_names, 3, name, &v))
+    return false;
+  *out = (store_misfire)v;
+  return true;
+}
+
+const char *store_overlap_name(store_overlap p) {
+  return (unsigned)p < 4 ? overlap_names[p] : NULL;
+}
+
+bool store_overlap_parse(const char *name, store_overlap *out) {
+  int v;
+  if (!parse_name(overlap_names, 4, name, &v))
+    return false;
+  *out = (store_overlap)v;
+  return true;
+}
+
+/* The checks every backend would repeat: what the schema cannot say. */
+static bool schedule_new_ok(const store_schedule_new *n) {
+  return n && n->cron && n->cron[0] && n->workflow_id > 0 && store_misfire_name(n->misfire) &&
+         store_overlap_name(n->overlap) && n->misfire_limit >= 0 && n->jitter_ms >= 0 &&
+         n->starts_at >= 0 && n->ends_at >= 0 &&
+         (!n->starts_at || !n->ends_at || n->starts_at < n->ends_at);
+}
+
+cf_err store_sched_create(store *s, const store_schedule_new *n, int64_t now, int64_t *id) {
+  return store_sched_create_batch(s, n, 1, now, id);
+}
+
+cf_err store_sched_create_batch(store *s, const store_schedule_new *items, size_t n, int64_t now,
+                                int64_t *ids) {
+  for (size_t i = 0; i < n; i++)
+    if (!schedule_new_ok(&items[i]))
+      return CF_E_INVALID;
+  return n ? s->backend->sched_create_batch(s->impl, items, n, now, ids) : CF_OK;
+}
+
+cf_err store_sched_update(store *s, int64_t org_id, int64_t id, const store_schedule_new *n,
+                          int64_t now) {
+  if (!schedule_new_ok(n))
+    return CF_E_INVALID;
+  return s->backend->sched_update(s->impl, org_id ? org_id : 1, id, n, now);
+}
+
+cf_err store_sched_set_enabled(store *s, int64_t org_id, int64_t id, bool enabled, int64_t now) {
+  return s->backend->sched_set_enabled(s->impl, org_id ? org_id : 1, id, enabled, now);
+}
+
+cf_err store_sched_delete(store *s, int64_t org_id, int64_t id, int64_t now) {
+  return s->backend->sched_delete(s->impl, org_id ? org_id : 1, id, now);
+}
+
+cf_err store_sched_get(store *s, int64_t org_id, int64_t id, store_schedule *out) {
+  return s->backend->sched_get(s->impl, org_id ? org_id : 1, id, out);
+}
+
+cf_err store_sched_load(store *s, int64_t id, store_schedule *out) {
+  return s->backend->sched_load(s->impl, id, out);
+}
+
+void store_schedule_clear(store_schedule *sc) {
+  if (!sc)
+    return;
+  free(sc->cron);
+  free(sc->timezone);
+  free(sc->input);
+  free(sc->last_status);
+  sc->cron = sc->timezone = sc->input = sc->last_status = NULL;
+}
+
+cf_err store_sched_list(store *s, int64_t org_id, int64_t after_id, int limit, store_schedule **out,
+                        size_t *count) {
+  *out = NULL;
+  *count = 0;
+  return s->backend->sched_list(s->impl, org_id ? org_id : 1, after_id, limit > 0 ? limit : 100,
+                                out, count);
+}
+
+void store_schedules_free(store_schedule *items, size_t count) {
+  for (size_t i = 0; items && i < count; i++)
+    store_schedule_clear(&items[i]);
+  free(items);
+}
+
+cf_err store_sched_changed(store *s, int64_t since, int limit, store_schedule **out,
+                           size_t *count) {
+  *out = NULL;
+  *count = 0;
+  return s->backend->sched_changed(s->impl, since, limit > 0 ? limit : 1000, out, count);
+}
+
+cf_err store_sched_change_seq(store *s, int64_t *seq) {
+  return s->backend->sched_change_seq(s->impl, seq);
+}
+
+static bool fires_ok(const store_fire *fires, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < fires[i].count; k++)
+      if (!fires[i].instants[k].local)
+        return false;
+  return true;
+}
+
+cf_err store_sched_fire(store *s, store_fire *fires, size_t n, int64_t now) {
+  if (!fires_ok(fires, n))
+    return CF_E_INVALID;
+  return n ? s->backend->sched_fire(s->impl, fires, n, now) : CF_OK;
+}
+
+cf_err store_sched_fire_async(store *s, store_fire *fires, size_t n, int64_t now,
+                              store_done_fn done, void *ctx) {
+  if (!fires_ok(fires, n) || n == 0)
+    return CF_E_INVALID;
+  return s->backend->sched_fire_async(s->impl, fires, n, now, done, ctx);
+}
+
+cf_err store_exec_cancel(store *s, int64_t id, int64_t now) {
+  return s->backend->exec_cancel(s->impl, id, now);
+}
+
+cf_err store_sched_ticks(store *s, int64_t schedule_id, int64_t before_id, int limit,
+                         store_tick **out, size_t *count) {
+  *out = NULL;
+  *count = 0;
+  return s->backend->sched_ticks(s->impl, schedule_id, before_id, limit > 0 ? limit : 100, out,
+                                 count);
+}
+
+void store_ticks_free(store_tick *ticks, size_t count) {
+  for (size_t i = 0; ticks && i < count; i++) {
+    free(ticks[i].outcome);
+    free(ticks[i].detail);
+  }
+  free(ticks);
+}
+
+cf_err store_sched_ticks_prune(store *s, int64_t before, int limit, int64_t *deleted) {
+  return s->backend->sched_ticks_prune(s->impl, before, limit > 0 ? limit : 1000, deleted);
+}

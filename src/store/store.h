@@ -447,4 +447,222 @@ CF_MUST_CHECK cf_err store_email_log_list(store *s, int64_t org_id, int64_t exec
                                           size_t *count);
 void store_email_logs_free(store_email_log *items, size_t count);
 
+/* ------------------------------------------------ schedules and the tick ledger */
+
+/*
+ * A schedule fires a workflow at the instants of a cron expression in an
+ * IANA zone. The store keeps definitions, the cursor (next_fire_at: the
+ * next instant to be accounted for) and the tick ledger; the cron and zone
+ * arithmetic is the scheduler's (sched/). org_id 0 means the default
+ * organization. Deleted schedules stay as tombstones: they never fire
+ * again and their ledger stays readable.
+ *
+ * Every change of a definition (create, update, enable, disable, delete)
+ * bumps `revision`, resets the cursor (the schedule starts over from the
+ * change) and gets a new `change_seq`, so schedulers reload just what
+ * changed (store_sched_changed); each is recorded in the ledger.
+ */
+typedef enum store_misfire {
+  STORE_MISFIRE_SKIP, /* record missed fires, run none */
+  STORE_MISFIRE_ONCE, /* run the most recent missed fire once (default) */
+  STORE_MISFIRE_ALL,  /* run each missed fire, up to misfire_limit */
+} store_misfire;
+
+typedef enum store_overlap {
+  STORE_OVERLAP_SKIP,      /* no new run while one is queued or running (default) */
+  STORE_OVERLAP_ALLOW,     /* always run */
+  STORE_OVERLAP_QUEUE_ONE, /* at most one waiting behind the running one */
+  STORE_OVERLAP_REPLACE,   /* cancel the queued or running one, run the new one */
+} store_overlap;
+
+/* "skip", "once", "all" / "skip", "allow", "queue_one", "replace"; NULL
+ * for an unknown value. The parsers return false for an unknown name. */
+const char *store_misfire_name(store_misfire p);
+bool store_misfire_parse(const char *name, store_misfire *out);
+const char *store_overlap_name(store_overlap p);
+bool store_overlap_parse(const char *name, store_overlap *out);
+
+/* The run_at of an execution held back by queue_one until the running one
+ * ends (the last millisecond of year 9999). */
+#define STORE_RUN_AT_HELD INT64_C(253402300799999)
+
+typedef struct store_schedule_new {
+  int64_t org_id; /* 0 = the default organization */
+  int64_t workflow_id;
+  const char *cron;     /* validated by the caller (cron_parse) */
+  const char *timezone; /* validated by the caller; NULL = "UTC" */
+  bool enabled;
+  store_misfire misfire;
+  int32_t misfire_limit; /* the cap for STORE_MISFIRE_ALL; 0 = 100 */
+  store_overlap overlap;
+  int64_t grace_ms;           /* < 0 = 60000 */
+  int64_t jitter_ms;          /* 0 = none */
+  int64_t starts_at, ends_at; /* 0 = unbounded */
+  const char *input;          /* JSON object text; NULL = {} */
+} store_schedule_new;
+
+typedef struct store_schedule {
+  int64_t id, org_id, workflow_id;
+  char *cron, *timezone, *input; /* owned */
+  char *last_status;             /* owned; NULL = no run finished yet */
+  bool enabled, deleted;
+  store_misfire misfire;
+  int32_t misfire_limit;
+  store_overlap overlap;
+  int64_t grace_ms, jitter_ms, starts_at, ends_at; /* 0 = unbounded */
+  int64_t next_fire_at;                            /* the cursor; 0 = start over */
+  int64_t last_fire_at;                            /* 0 = never fired */
+  int64_t total_runs, succeeded_runs, failed_runs;
+  int64_t revision, change_seq, created_at, updated_at, deleted_at;
+} store_schedule;
+
+/*
+ * Creates a schedule (with an 'enabled' or 'disabled' tick saying
+ * "created"). CF_E_INVALID for input that is not a JSON object, a
+ * workflow that does not exist or is deleted, bounds that end before they
+ * start, negative numbers.
+ */
+CF_MUST_CHECK cf_err store_sched_create(store *s, const store_schedule_new *n, int64_t now,
+                                        int64_t *id);
+
+/* Creates n schedules in one transaction, all or none; ids (may be NULL)
+ * receives their ids. For bulk loads and benchmarks. */
+CF_MUST_CHECK cf_err store_sched_create_batch(store *s, const store_schedule_new *items, size_t n,
+                                              int64_t now, int64_t *ids);
+
+/* Replaces a schedule's definition (workflow_id included); records
+ * 'changed', and 'enabled'/'disabled' when that flag flips. CF_E_NOT_FOUND
+ * for a missing or deleted schedule. */
+CF_MUST_CHECK cf_err store_sched_update(store *s, int64_t org_id, int64_t id,
+                                        const store_schedule_new *n, int64_t now);
+
+/* Enables or disables; records the tick. Setting the state it already has
+ * changes and records nothing. CF_E_NOT_FOUND. */
+CF_MUST_CHECK cf_err store_sched_set_enabled(store *s, int64_t org_id, int64_t id, bool enabled,
+                                             int64_t now);
+
+/* Deletes (a tombstone: never fires again) and records 'deleted'.
+ * CF_E_NOT_FOUND for a missing or already deleted schedule. */
+CF_MUST_CHECK cf_err store_sched_delete(store *s, int64_t org_id, int64_t id, int64_t now);
+
+/* A schedule that is not deleted; CF_E_NOT_FOUND. Free with
+ * store_schedule_clear. */
+CF_MUST_CHECK cf_err store_sched_get(store *s, int64_t org_id, int64_t id, store_schedule *out);
+void store_schedule_clear(store_schedule *sc);
+
+/* A schedule of any organization, deleted or not (see `deleted`): what a
+ * scheduler reloads. CF_E_NOT_FOUND only for an id never created. */
+CF_MUST_CHECK cf_err store_sched_load(store *s, int64_t id, store_schedule *out);
+
+/* Up to `limit` schedules of an organization that are not deleted, with
+ * id > after_id, by id. Free with store_schedules_free. */
+CF_MUST_CHECK cf_err store_sched_list(store *s, int64_t org_id, int64_t after_id, int limit,
+                                      store_schedule **out, size_t *count);
+void store_schedules_free(store_schedule *items, size_t count);
+
+/*
+ * For schedulers: up to `limit` schedules of every organization whose
+ * change_seq is above `since`, in change_seq order, deleted and disabled
+ * ones included (so they can be dropped), with their cursors. Loading
+ * everything is since = 0, repeated from the last change_seq returned.
+ */
+CF_MUST_CHECK cf_err store_sched_changed(store *s, int64_t since, int limit, store_schedule **out,
+                                         size_t *count);
+
+/* The highest change_seq: a cheap "did any schedule change?" (one index
+ * lookup). 0 when there are none. */
+CF_MUST_CHECK cf_err store_sched_change_seq(store *s, int64_t *seq);
+
+/* What to do with one instant in a fire. */
+typedef enum store_fire_kind {
+  STORE_FIRE_RUN,      /* a fire on time (or late within grace) */
+  STORE_FIRE_CATCH_UP, /* a missed fire run by the misfire policy */
+  STORE_FIRE_MISSED,   /* a missed fire the policy does not run: a tick only */
+} store_fire_kind;
+
+typedef struct store_fire_instant {
+  int64_t at;        /* the cron instant (ms) */
+  const char *local; /* it in ISO-8601 with the zone's offset */
+  store_fire_kind kind;
+  bool late;          /* RUN: more than a second after the instant */
+  bool dst_shifted;   /* the wall time fell in a DST gap and moved later */
+  const char *detail; /* ledger detail (MISSED: why); NULL = none */
+} store_fire_instant;
+
+typedef enum store_fire_result {
+  STORE_FIRED, /* accounted for: executions, ticks and cursor written */
+  /* Nothing written: the schedule is gone, disabled, changed (revision) or
+   * its cursor moved (another scheduler fired it). Reload it. */
+  STORE_FIRE_STALE,
+} store_fire_result;
+
+typedef struct store_fire {
+  int64_t schedule_id;
+  int64_t revision;                   /* as loaded */
+  int64_t expect_cursor;              /* next_fire_at as loaded (0 = NULL): compare-and-set */
+  int64_t new_cursor;                 /* next_fire_at afterwards */
+  const store_fire_instant *instants; /* oldest first */
+  size_t count;
+  /* out */
+  store_fire_result result;
+  int32_t enqueued;          /* executions created */
+  int64_t last_execution_id; /* the last of them, 0 = none */
+} store_fire;
+
+/*
+ * Accounts for fires of n schedules in ONE transaction (group commit for
+ * bursts), each fire all-or-nothing: checks the schedule (exists, enabled,
+ * revision, cursor == expect_cursor), then for every instant applies the
+ * schedule's overlap policy, enqueues the execution (trigger_kind
+ * "schedule"; trigger data {schedule_id, scheduled_at (UTC, ms, Z),
+ * scheduled_local, timezone, late, catch_up, input}; run_at = now; the
+ * workflow's current version), writes the tick (fired, missed_fired,
+ * missed, skipped_overlap, queued, replaced; a DST shift in the detail) and
+ * finally moves the cursor to new_cursor and counts total_runs. A fire
+ * whose execution already exists ((schedule_id, scheduled_at) is unique)
+ * is taken as already fired. Per-fire outcomes go to fires[i].result. The
+ * return is the transaction's error (then nothing was written). `now` is
+ * the real clock (run_at, recorded_at).
+ */
+CF_MUST_CHECK cf_err store_sched_fire(store *s, store_fire *fires, size_t n, int64_t now);
+
+/*
+ * store_sched_fire without waiting: returns at once (CF_OK: queued;
+ * CF_E_STORE_CLOSED, CF_E_NOMEM: not queued, `done` never called) and
+ * `done(ctx, result)` runs on the store's writer or syncer thread once the
+ * transaction is durable (see store_exec_finish_async for what `done` may
+ * do). `fires` and everything it points to must stay valid until then; the
+ * per-fire outcomes are filled in before `done` runs and mean nothing when
+ * result is not CF_OK. Workers can claim the executions as soon as they
+ * are committed, before they are durable.
+ */
+CF_MUST_CHECK cf_err store_sched_fire_async(store *s, store_fire *fires, size_t n, int64_t now,
+                                            store_done_fn done, void *ctx);
+
+/*
+ * Cancels an execution: a queued one becomes cancelled now; a running one
+ * gets cancel_requested (its runner stops at its next check). CF_OK also
+ * when it had finished already (nothing to do); CF_E_NOT_FOUND.
+ */
+CF_MUST_CHECK cf_err store_exec_cancel(store *s, int64_t id, int64_t now);
+
+typedef struct store_tick {
+  int64_t id, schedule_id;
+  int64_t scheduled_at; /* 0 for events (enabled, changed, ...) */
+  char *outcome;        /* "fired", "missed", ...; owned */
+  int64_t execution_id; /* 0 = none */
+  char *detail;         /* owned; "" when none */
+  int64_t recorded_at;
+} store_tick;
+
+/* A schedule's ledger, newest first: up to `limit` ticks with id <
+ * before_id (0 = from the newest). Deleted schedules' ledgers included.
+ * Free with store_ticks_free. */
+CF_MUST_CHECK cf_err store_sched_ticks(store *s, int64_t schedule_id, int64_t before_id, int limit,
+                                       store_tick **out, size_t *count);
+void store_ticks_free(store_tick *ticks, size_t count);
+
+/* Deletes up to `limit` ticks recorded before `before`. */
+CF_MUST_CHECK cf_err store_sched_ticks_prune(store *s, int64_t before, int limit, int64_t *deleted);
+
 #endif

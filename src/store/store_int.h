@@ -92,6 +92,28 @@ typedef struct store_backend {
                                 void *ctx);
   cf_err (*email_log_list)(void *impl, int64_t org_id, int64_t execution_id, int64_t before_id,
                            int limit, store_email_log **out, size_t *count);
+
+  /* schedules and the tick ledger (sqlite_sched.c) */
+  cf_err (*sched_create_batch)(void *impl, const store_schedule_new *items, size_t n, int64_t now,
+                               int64_t *ids);
+  cf_err (*sched_update)(void *impl, int64_t org_id, int64_t id, const store_schedule_new *n,
+                         int64_t now);
+  cf_err (*sched_set_enabled)(void *impl, int64_t org_id, int64_t id, bool enabled, int64_t now);
+  cf_err (*sched_delete)(void *impl, int64_t org_id, int64_t id, int64_t now);
+  cf_err (*sched_get)(void *impl, int64_t org_id, int64_t id, store_schedule *out);
+  cf_err (*sched_load)(void *impl, int64_t id, store_schedule *out);
+  cf_err (*sched_list)(void *impl, int64_t org_id, int64_t after_id, int limit,
+                       store_schedule **out, size_t *count);
+  cf_err (*sched_changed)(void *impl, int64_t since, int limit, store_schedule **out,
+                          size_t *count);
+  cf_err (*sched_change_seq)(void *impl, int64_t *seq);
+  cf_err (*sched_fire)(void *impl, store_fire *fires, size_t n, int64_t now);
+  cf_err (*sched_fire_async)(void *impl, store_fire *fires, size_t n, int64_t now,
+                             store_done_fn done, void *ctx);
+  cf_err (*exec_cancel)(void *impl, int64_t id, int64_t now);
+  cf_err (*sched_ticks)(void *impl, int64_t schedule_id, int64_t before_id, int limit,
+                        store_tick **out, size_t *count);
+  cf_err (*sched_ticks_prune)(void *impl, int64_t before, int limit, int64_t *deleted);
 } store_backend;
 
 extern const store_backend store_sqlite_backend;

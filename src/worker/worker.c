@@ -177,8 +177,8 @@ static void sleep_ms(int64_t ms) {
     ;
 }
 
-/* xorshift64*: jitter only, not security. */
-static double next_random(uint64_t *state) {
+double worker_random(uint64_t *state) {
+  /* xorshift64*: jitter only, not security. */
   uint64_t x = *state;
   x ^= x >> 12;
   x ^= x << 25;
@@ -294,8 +294,8 @@ static void record_outcome(worker_pool *p, const store_claim *c, worker_result *
   r->result = NULL;
   if (f->outcome == WORKER_FAILED) {
     if (c->attempt < c->max_attempts)
-      f->run_at = worker_now_ms() +
-                  worker_backoff_ms(c->backoff_ms, c->backoff_max_ms, c->attempt, next_random(rng));
+      f->run_at = worker_now_ms() + worker_backoff_ms(c->backoff_ms, c->backoff_max_ms, c->attempt,
+                                                      worker_random(rng));
     else
       f->outcome = WORKER_FAILED_FINAL;
   }

@@ -89,6 +89,10 @@ int64_t worker_now_ms(void);
  */
 int64_t worker_backoff_ms(int64_t base, int64_t cap, int attempt, double random);
 
+/* A pseudo-random number in [0, 1) from *state (not 0), which it advances;
+ * for jitter only, not for anything secret. */
+double worker_random(uint64_t *state);
+
 /* ---- for runners ---- */
 
 /* The claim being run (id, workflow, attempt, trigger data...). */

@@ -23,8 +23,10 @@ lines() { printf '%s\n' "$1" | grep -c .; }
 db="$dir/a/b/cronflow.db"
 out=$("$CRONFLOW" migrate --db "$db" 2>&1); rc=$?
 check "migrate creates and migrates" "0" "$rc"
-latest=$(ls src/store/migrations/sqlite/*.sql | wc -l)
-contains "migrate reports the version" "schema version $latest ($latest migration" "$out"
+# As many migrations as there are files, each applied once.
+n=$(ls src/store/migrations/sqlite/*.sql | wc -l)
+[ "$n" -eq 1 ] && plural="" || plural="s"
+contains "migrate reports the version" "schema version $n ($n migration$plural applied)" "$out"
 out=$("$CRONFLOW" migrate --db "$db" 2>&1)
 contains "migrations apply once" "(0 migrations applied)" "$out"
 
