@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct store {
-  const store_backend *backend;
-  void *impl;
-};
-
 static const store_backend *const backends[] = {&store_sqlite_backend};
 
 cf_err store_open(const store_config *cfg, store **out, char *err, size_t err_cap) {
@@ -56,6 +51,7 @@ void store_close(store *s) {
   if (!s)
     return;
   s->backend->close(s->impl);
+  store_forget_key(s);
   free(s);
 }
 
