@@ -23,7 +23,7 @@ WARN := -std=c17 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 BASE_CFLAGS := $(WARN) -D_GNU_SOURCE -DCRONFLOW_VERSION='"$(VERSION)"' -Isrc \
                -pthread -MMD -MP
 CFLAGS   ?= -O2 -g
-PKGS     := libmicrohttpd jansson sqlite3 libcurl libuv libsodium
+PKGS     := libmicrohttpd jansson sqlite3 libcurl libuv libsodium libpq
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 BASE_CFLAGS += $(PKG_CFLAGS)

@@ -18,7 +18,7 @@ static const char usage[] =
     "  cron validate EXPR [--tz ZONE]\n"
     "                      check an expression; print what it means\n"
     "  cron describe EXPR  print what an expression means\n"
-    "  run FILE.json [--input JSON] [--db PATH] [--quiet]\n"
+    "  run FILE.json [--input JSON] [--db PATH] [--credentials FILE.json] [--quiet]\n"
     "                      run a workflow once; print the execution as JSON\n"
     "  validate FILE.json  check a workflow definition; list every problem\n"
     "  token create [--db PATH] [--org NAME] [--role ROLE] [--name NAME]\n"
@@ -27,6 +27,8 @@ static const char usage[] =
     "                      add a user (and the organization if it is new)\n"
     "  serve [--listen HOST:PORT] [--db PATH] [--clock TIME [--clock-speed N]]\n"
     "                      serve the HTTP API and the web UI (default 127.0.0.1:8080)\n"
+    "  credential add|rotate|list|delete --db PATH ...\n"
+    "                      manage the encrypted credentials workflows use\n"
     "  migrate [--db PATH] apply the database's pending migrations and exit\n"
     "  bench queue [--executions N] [--workers W] [--db PATH]\n"
     "                      measure the execution queue; print one JSON line\n"
@@ -71,6 +73,8 @@ int main(int argc, char **argv) {
     return cli_bench(argc - 2, argv + 2);
   if (strcmp(cmd, "migrate") == 0)
     return cli_migrate(argc - 2, argv + 2);
+  if (strcmp(cmd, "credential") == 0)
+    return cli_credential(argc - 2, argv + 2);
   if (strcmp(cmd, "tz") == 0)
     return cli_tz(argc - 2, argv + 2);
   if (strcmp(cmd, "schedule") == 0)

@@ -19,7 +19,9 @@
 #include <uv.h>
 
 #include "flow/flow.h"
+#include "base/buf.h"
 #include "net/http.h"
+#include "store/store.h"
 
 typedef struct action_call action_call;
 
@@ -39,6 +41,24 @@ struct action_call {
   void *engine_data;
   /* The action's own state between start and complete/cancel. */
   void *state;
+
+  /* Given by the engine for the integrations: */
+  store *store; /* saved e-mail templates, the e-mail log */
+  int64_t org_id, execution_id;
+  const char *node_id;
+  /* A credential of the execution's organization by name: a borrowed
+   * object {"type", "read_only", "data": {...}}, valid until the step
+   * ends, or NULL with a message in err (which never holds a value). The
+   * engine keeps its secret values out of the step's records and logs. */
+  const json_t *(*credential)(action_call *call, const char *name, char *err, size_t cap);
+  /* Renders template text in the step's scope (the names its params'
+   * `{{ }}` see); html = true escapes as expr_tmpl_eval_html. A new
+   * reference, or NULL with a message in err. */
+  json_t *(*render)(action_call *call, const char *text, bool html, char *err, size_t cap);
+  /* Set by the action before complete() with a retryable error to have
+   * the next attempt wait this long instead of the node's backoff (an
+   * HTTP Retry-After). 0 = the node's backoff. */
+  int64_t retry_after_ms;
 };
 
 typedef struct action_def {
@@ -48,6 +68,9 @@ typedef struct action_def {
   void (*check)(const json_t *params, const char *path, flow_problems *problems);
   void (*start)(action_call *call);
   void (*cancel)(action_call *call); /* may be NULL for actions that end at once */
+  /* String params whose `{{ }}` values are HTML-escaped when the engine
+   * evaluates them (unless marked raw()): NULL-terminated, or NULL. */
+  const char *const *html_params;
 } action_def;
 
 /* The registry: every action cronflow knows. */
@@ -67,5 +90,12 @@ const char *action_param_string(const json_t *params, const char *key, bool *bad
  * *bad set when present but not a number in [min, max]. */
 int64_t action_param_int(const json_t *params, const char *key, int64_t dflt, int64_t min,
                          int64_t max, bool *bad);
+
+/* The seconds of an HTTP Retry-After value as milliseconds (the date form
+ * is not used by the services we call); dflt when it is not a number. */
+int64_t action_retry_after_ms(const char *value, int64_t dflt);
+
+/* Whether a string holds a `{{ }}` template (validators skip those). */
+bool action_is_template(const json_t *v);
 
 #endif

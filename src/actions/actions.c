@@ -4,18 +4,22 @@
  */
 #include "actions/action.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const action_def action_http_request;
 extern const action_def action_log_message;
 extern const action_def action_sleep;
+extern const action_def action_slack_message;
+extern const action_def action_email_send;
+extern const action_def action_database_query;
 
 const action_def *const actions_all[] = {
-    &action_http_request,
-    &action_log_message,
-    &action_sleep,
+    &action_http_request,  &action_log_message, &action_sleep,
+    &action_slack_message, &action_email_send,  &action_database_query,
 };
 const size_t actions_count = sizeof actions_all / sizeof *actions_all;
 
@@ -71,4 +75,20 @@ int64_t action_param_int(const json_t *params, const char *key, int64_t dflt, in
     return dflt;
   }
   return (int64_t)d;
+}
+
+int64_t action_retry_after_ms(const char *value, int64_t dflt) {
+  if (!value)
+    return dflt;
+  while (isspace((unsigned char)*value))
+    value++;
+  char *end;
+  double sec = strtod(value, &end);
+  if (end == value || sec < 0 || sec > 86400)
+    return dflt;
+  return (int64_t)(sec * 1000);
+}
+
+bool action_is_template(const json_t *v) {
+  return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
 }

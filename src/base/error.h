@@ -35,7 +35,8 @@
   X(CONFLICT, "the record changed or already exists")                                              \
   X(LEASE_LOST, "the lease was lost to another worker")                                            \
   X(CANCELLED, "the execution was cancelled")                                                      \
-  X(TIMED_OUT, "timed out")
+  X(TIMED_OUT, "timed out")                                                                        \
+  X(KEY, "the master key is missing or is not the one the credentials were saved with")
 
 typedef enum {
 #define CF_ERROR_ENUM(name, text) CF_E_##name,

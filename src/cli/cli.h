@@ -39,6 +39,18 @@ int cli_user(int argc, char **argv);
 /* cronflow validate FILE.json */
 int cli_validate(int argc, char **argv);
 
+/* cronflow credential add|rotate|list|delete ... (credential_cmd.c) */
+int cli_credential(int argc, char **argv);
+
+/* Gives the store its master key: CRONFLOW_MASTER_KEY, or key_file, or
+ * cronflow.key beside db_path (created on first use, mode 0600). Prints
+ * any error; returns an exit status. */
+int cli_master_key(store *s, const char *db_path, const char *key_file);
+
+/* Creates (or rotates) the credentials of a JSON file {name: {type, data,
+ * read_only}} in the default organization. Returns an exit status. */
+int cli_load_credentials(store *s, const char *file);
+
 /* cronflow tz list|show ... */
 int cli_tz(int argc, char **argv);
 

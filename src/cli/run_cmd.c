@@ -29,7 +29,9 @@
 #define MAX_INPUT_BYTES (1024 * 1024)
 
 static const char run_usage[] =
-    "usage: cronflow run FILE.json [--input JSON] [--db PATH] [--quiet]\n"
+    "usage: cronflow run FILE.json [--input JSON] [--db PATH] [--credentials FILE.json]\n"
+    "                    [--key-file PATH] [--quiet]\n"
+    "  --credentials  {name: {type, data, read_only}} created in the store before the run\n"
     "       cronflow validate FILE.json\n";
 
 /* Reads a whole file, at most cap bytes (one more is read to see that
@@ -207,7 +209,8 @@ static int drive(store *s, int64_t id, bool quiet, store_exec_status *status) {
 }
 
 int cli_run(int argc, char **argv) {
-  const char *file = NULL, *input_text = NULL, *db_path = NULL;
+  const char *file = NULL, *input_text = NULL, *db_path = NULL, *creds_file = NULL,
+             *key_file = NULL;
   bool quiet = false;
   for (int i = 0; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0) {
@@ -217,6 +220,10 @@ int cli_run(int argc, char **argv) {
       input_text = argv[++i];
     } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
       db_path = argv[++i];
+    } else if (strcmp(argv[i], "--credentials") == 0 && i + 1 < argc) {
+      creds_file = argv[++i];
+    } else if (strcmp(argv[i], "--key-file") == 0 && i + 1 < argc) {
+      key_file = argv[++i];
     } else if (strcmp(argv[i], "--quiet") == 0) {
       quiet = true;
     } else if (argv[i][0] != '-' && !file) {
@@ -253,6 +260,7 @@ int cli_run(int argc, char **argv) {
   }
   char dir[64] = "";
   char path[512];
+  bool temporary = !db_path;
   if (!db_path) {
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/cronflow-run-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
@@ -268,6 +276,17 @@ int cli_run(int argc, char **argv) {
   }
   store *s = NULL;
   rc = cli_open_store(db_path, true, &s);
+  if (!rc && temporary && !getenv("CRONFLOW_MASTER_KEY") && !key_file) {
+    /* A temporary store dies with the run: a key of its own, kept nowhere. */
+    unsigned char key[STORE_KEY_BYTES];
+    store_master_key_random(key);
+    store_set_master_key(s, key);
+    memset(key, 0, sizeof key);
+  } else if (!rc) {
+    rc = cli_master_key(s, db_path, key_file);
+  }
+  if (!rc && creds_file)
+    rc = cli_load_credentials(s, creds_file);
   int64_t wf = 0, id = 0;
   cf_err err = CF_OK;
   if (!rc)

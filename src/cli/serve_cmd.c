@@ -27,11 +27,13 @@
 #include "worker/worker.h"
 
 static const char serve_usage[] =
-    "usage: cronflow serve [--listen HOST:PORT] [--db PATH] [--threads N]\n"
+    "usage: cronflow serve [--listen HOST:PORT] [--db PATH] [--threads N] [--key-file PATH]\n"
     "\n"
     "  --listen   address to serve HTTP on (default 127.0.0.1:8080; [::1]:8080 for IPv6)\n"
     "  --db       the SQLite data file, created and migrated if needed (default data/cronflow.db)\n"
     "  --threads  HTTP worker threads (default 2)\n"
+    "  --key-file the master key that encrypts credentials (default: cronflow.key beside the\n"
+    "             database, created with mode 0600; CRONFLOW_MASTER_KEY wins when set)\n"
     "  --clock    run the scheduler's clock from this ISO-8601 time (with Z or an offset)\n"
     "  --clock-speed  how many times as fast as real time that clock runs (default 1)\n";
 
@@ -107,7 +109,7 @@ int cli_open_store(const char *db_path, bool migrate, store **out) {
 }
 
 int cli_serve(int argc, char **argv) {
-  const char *listen = "127.0.0.1:8080", *db_path = "data/cronflow.db";
+  const char *listen = "127.0.0.1:8080", *db_path = "data/cronflow.db", *key_file = NULL;
   long threads = 2;
   const char *clock_start = NULL;
   double clock_speed = 1;
@@ -118,9 +120,9 @@ int cli_serve(int argc, char **argv) {
       fputs(serve_usage, stdout);
       return 0;
     }
-    if (!val ||
-        (strcmp(argv[i], "--listen") && strcmp(argv[i], "--db") && strcmp(argv[i], "--threads") &&
-         strcmp(argv[i], "--clock") && strcmp(argv[i], "--clock-speed"))) {
+    if (!val || (strcmp(argv[i], "--listen") && strcmp(argv[i], "--db") &&
+                 strcmp(argv[i], "--threads") && strcmp(argv[i], "--clock") &&
+                 strcmp(argv[i], "--clock-speed") && strcmp(argv[i], "--key-file"))) {
       fprintf(stderr, "cronflow: unexpected argument '%s'\n%s", argv[i], serve_usage);
       return 2;
     }
@@ -128,6 +130,8 @@ int cli_serve(int argc, char **argv) {
       listen = val;
     else if (strcmp(argv[i], "--db") == 0)
       db_path = val;
+    else if (strcmp(argv[i], "--key-file") == 0)
+      key_file = val;
     else if (strcmp(argv[i], "--clock") == 0)
       clock_start = val;
     else if (strcmp(argv[i], "--clock-speed") == 0) {
@@ -175,6 +179,10 @@ int cli_serve(int argc, char **argv) {
   int rc = cli_open_store(db_path, true, &db);
   if (rc)
     return rc;
+  if ((rc = cli_master_key(db, db_path, key_file)) != 0) {
+    store_close(db);
+    return rc;
+  }
   tz_db *zones;
   if (tz_db_open(NULL, &zones) != CF_OK) {
     store_close(db);

@@ -41,12 +41,13 @@
 #include "flow/flow.h"
 #include "net/http.h"
 
-#define CHECK_EVERY_MS    100
-#define MAX_KEPT_OUTPUT   (4 * 1024 * 1024) /* bytes of a step's output kept */
-#define MAX_RESULT        (1024 * 1024)
-#define FLOW_CACHE_MAX    256
-#define ITERATION_BITS    20
-#define DEFAULT_MAX_ITEMS 10000 /* as the validator documents */
+#define CHECK_EVERY_MS     100
+#define MAX_KEPT_OUTPUT    (4 * 1024 * 1024) /* bytes of a step's output kept */
+#define MAX_RESULT         (1024 * 1024)
+#define FLOW_CACHE_MAX     256
+#define ITERATION_BITS     20
+#define DEFAULT_MAX_ITEMS  10000 /* as the validator documents */
+#define MAX_RETRY_AFTER_MS (3600 * 1000)
 
 /* ------------------------------------------------------------ flow cache */
 
@@ -57,11 +58,19 @@ typedef struct transform_parts {
   json_t *pick, *rename; /* literal */
 } transform_parts;
 
+/* An action's html_params, compiled to be evaluated with HTML escaping. */
+typedef struct html_parts {
+  size_t n;
+  const char *names[4];
+  expr_tmpl *tmpls[4];
+} html_parts;
+
 typedef struct cached_flow {
   int64_t workflow_id;
   int32_t version;
   flow *f;
   transform_parts *parts; /* per node; zero for other types */
+  html_parts *html;       /* per node; zero for most */
   int refs;
   uint64_t used;
   struct cached_flow *next;
@@ -110,6 +119,7 @@ typedef struct step_run {
   int node;
   int attempt;
   json_t *input;
+  json_t *shown; /* the input as recorded, secrets redacted; NULL = input */
   int64_t started_at;
   action_call call;
   bool in_action;
@@ -127,6 +137,14 @@ struct exec_run {
   cached_flow *cf;
   const flow *f;
   json_t *trigger, *execution, *checkpoints;
+  int64_t org_id;
+  /* Credentials, read when first needed (see "secrets" below). */
+  bool secrets_tried;
+  char secrets_error[200];
+  json_t *secrets_full;  /* name -> {"type", "read_only", "data"} */
+  json_t *secrets;       /* name -> data: `secrets` in templates */
+  json_t *secrets_shown; /* the same with every string "[secret]" */
+  json_t *scrub;         /* secret strings kept out of records, longest first */
   frame *top;
   step_run *steps; /* steps in flight */
   loop_run *loops; /* loops running */
@@ -211,6 +229,10 @@ static void cached_free(cached_flow *c) {
     return;
   for (int i = 0; c->parts && c->f && i < c->f->n_nodes; i++)
     parts_free(&c->parts[i]);
+  for (int i = 0; c->html && c->f && i < c->f->n_nodes; i++)
+    for (size_t k = 0; k < c->html[i].n; k++)
+      expr_tmpl_free(c->html[i].tmpls[k]);
+  free(c->html);
   free(c->parts);
   flow_free(c->f);
   free(c);
@@ -230,12 +252,35 @@ static cf_err compile_part(const json_t *v, expr_json **out) {
   return expr_json_compile(v, "", NULL, ignore_problem, &failed, out);
 }
 
+/* An action's html_params that are literal strings, compiled again for
+ * evaluation with HTML escaping. */
+static cf_err compile_html(cached_flow *c, int i) {
+  const flow_node *n = &c->f->nodes[i];
+  const action_def *a = action_find(n->action);
+  html_parts *h = &c->html[i];
+  for (size_t k = 0; a && a->html_params && a->html_params[k] && h->n < 4; k++) {
+    const json_t *v = json_object_get(n->params, a->html_params[k]);
+    if (!json_is_string(v) || !expr_text_has_template(json_string_value(v), json_string_length(v)))
+      continue;
+    expr_error ee;
+    expr_tmpl *t;
+    if (expr_tmpl_parse(json_string_value(v), json_string_length(v), NULL, &t, &ee) != CF_OK)
+      return CF_E_INVALID; /* cannot happen: the validator compiled it */
+    h->names[h->n] = a->html_params[k];
+    h->tmpls[h->n++] = t;
+  }
+  return CF_OK;
+}
+
 static cf_err compile_transforms(cached_flow *c) {
   c->parts = calloc((size_t)c->f->n_nodes, sizeof *c->parts);
-  if (!c->parts)
+  c->html = calloc((size_t)c->f->n_nodes, sizeof *c->html);
+  if (!c->parts || !c->html)
     return CF_E_NOMEM;
   for (int i = 0; i < c->f->n_nodes; i++) {
     const flow_node *n = &c->f->nodes[i];
+    if (n->type == FLOW_ACTION && compile_html(c, i) != CF_OK)
+      return CF_E_INVALID;
     if (n->type != FLOW_TRANSFORM)
       continue;
     transform_parts *p = &c->parts[i];
@@ -355,8 +400,12 @@ static void inbox_push(engine_loop *l, inbox_item *it) {
 
 typedef struct eval_scope {
   frame *fr;
-  json_t *merged; /* nodes of the frame and its parents, built on demand */
+  json_t *merged;    /* nodes of the frame and its parents, built on demand */
+  bool redact;       /* `secrets` gives "[secret]" for every value */
+  bool used_secrets; /* the evaluation read `secrets` */
 } eval_scope;
+
+static bool secrets_load(exec_run *r);
 
 static json_t *merged_nodes(eval_scope *s) {
   if (!s->fr->parent)
@@ -390,26 +439,77 @@ static json_t *lookup(void *ctx, const char *name) {
         return name[1] == 't' ? f->item : f->index;
     return NULL;
   }
-  return NULL; /* secrets: the credential store comes with the integrations */
+  if (strcmp(name, "secrets") == 0) {
+    s->used_secrets = true;
+    if (!secrets_load(r))
+      return NULL;
+    return s->redact ? r->secrets_shown : r->secrets;
+  }
+  return NULL;
 }
 
 static expr_env env_for(eval_scope *s, engine *e) {
   return (expr_env){.lookup = lookup, .ctx = s, .now_ms = now_ms(), .tz = e->cfg.tz};
 }
 
-/* Evaluates a compiled value in a frame; NULL and a message on error. */
-static json_t *evaluate(frame *fr, const expr_json *j, char *err, size_t cap) {
+/* A template that read `secrets` when they could not be loaded fails. */
+static bool secrets_failed(eval_scope *s, char *err, size_t cap) {
+  exec_run *r = s->fr->run;
+  if (!s->used_secrets || r->secrets)
+    return false;
+  snprintf(err, cap, "secrets: %s", r->secrets_error);
+  return true;
+}
+
+/* Evaluates a compiled value in a frame; NULL and a message on error.
+ * *used (may be NULL) tells whether it read `secrets`. */
+static json_t *evaluate_in(frame *fr, const expr_json *j, bool redact, bool *used, char *err,
+                           size_t cap) {
+  if (used)
+    *used = false;
   if (!j)
     return json_object();
-  eval_scope s = {fr, NULL};
+  eval_scope s = {fr, NULL, redact, false};
   expr_env env = env_for(&s, fr->run->loop->e);
   json_t *out = NULL;
   expr_error ee;
   char path[160] = "";
   cf_err rc = expr_json_eval(j, &env, &out, &ee, path, sizeof path);
   json_decref(s.merged);
+  if (used)
+    *used = s.used_secrets;
+  if (!rc && secrets_failed(&s, err, cap)) {
+    json_decref(out);
+    return NULL;
+  }
   if (rc) {
     snprintf(err, cap, "%s%s%s", path, path[0] ? ": " : "", ee.message);
+    return NULL;
+  }
+  return out;
+}
+
+static json_t *evaluate(frame *fr, const expr_json *j, char *err, size_t cap) {
+  return evaluate_in(fr, j, false, NULL, err, cap);
+}
+
+/* Evaluates one template (html: escaped) in a frame. */
+static json_t *evaluate_tmpl(frame *fr, const expr_tmpl *t, bool html, bool redact, bool *used,
+                             char *err, size_t cap) {
+  eval_scope s = {fr, NULL, redact, false};
+  expr_env env = env_for(&s, fr->run->loop->e);
+  json_t *out = NULL;
+  expr_error ee;
+  cf_err rc = html ? expr_tmpl_eval_html(t, &env, &out, &ee) : expr_tmpl_eval(t, &env, &out, &ee);
+  json_decref(s.merged);
+  if (used)
+    *used = s.used_secrets;
+  if (!rc && secrets_failed(&s, err, cap)) {
+    json_decref(out);
+    return NULL;
+  }
+  if (rc) {
+    snprintf(err, cap, "column %zu: %s", ee.column, ee.message);
     return NULL;
   }
   return out;
@@ -442,6 +542,224 @@ static char *dump_kept(const json_t *v) {
 
 static void on_step_committed(void *ctx, cf_err rc);
 
+/* ------------------------------------------------------------ secrets
+ *
+ * `{{ secrets.NAME.field }}` and actions' `credential` params read the
+ * credentials of the execution's organization, decrypted by the store
+ * when first needed and kept only in memory for the execution's life.
+ * They must never reach a record: a step's input is recorded as evaluated
+ * with every secret value replaced by "[secret]", and every string that
+ * is recorded or logged (inputs, outputs, errors, log lines, the result)
+ * has any secret value that still appears in it (an action's echo, an
+ * error quoting a URL) replaced by "[secret]".
+ */
+
+/* Fields whose values are secrets whatever their length; any other string
+ * of 16 bytes or more is treated as one too, except these public ones. */
+static const char *const secret_fields[] = {"password",      "token",  "webhook_url", "url",
+                                            "value",         "secret", "api_key",     "key",
+                                            "client_secret", NULL};
+static const char *const public_fields[] = {"host",     "port",     "username", "user",    "path",
+                                            "api_base", "security", "from",     "channel", "name",
+                                            "header",   "database", "ca_file",  NULL};
+
+static bool listed(const char *const *names, const char *name) {
+  for (size_t i = 0; names[i]; i++)
+    if (strcmp(names[i], name) == 0)
+      return true;
+  return false;
+}
+
+static void scrub_add(json_t *list, const char *text, size_t n) {
+  if (n < 4)
+    return; /* shorter ones would blank out ordinary text */
+  json_t *v = json_stringn(text, n);
+  if (!v)
+    return;
+  size_t i, at = json_array_size(list);
+  json_t *old;
+  json_array_foreach(list, i, old) {
+    if (json_equal(old, v)) {
+      json_decref(v);
+      return;
+    }
+    if (at == json_array_size(list) && json_string_length(old) < n)
+      at = i;
+  }
+  json_array_insert_new(list, at, v);
+}
+
+/* The password inside a URL's user info (scheme://user:PASSWORD@host). */
+static void scrub_add_url_password(json_t *list, const char *url) {
+  const char *p = strstr(url, "://");
+  if (!p)
+    return;
+  p += 3;
+  const char *at = strchr(p, '@');
+  const char *slash = strchr(p, '/');
+  if (!at || (slash && slash < at))
+    return;
+  const char *colon = memchr(p, ':', (size_t)(at - p));
+  if (colon)
+    scrub_add(list, colon + 1, (size_t)(at - colon - 1));
+}
+
+static void scrub_collect(json_t *list, const json_t *data) {
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)data, k, v) {
+    if (!json_is_string(v))
+      continue;
+    size_t n = json_string_length(v);
+    if (listed(secret_fields, k) || (n >= 16 && !listed(public_fields, k)))
+      scrub_add(list, json_string_value(v), n);
+    scrub_add_url_password(list, json_string_value(v));
+  }
+}
+
+static json_t *shown_copy(const json_t *data) {
+  json_t *o = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)data, k, v) {
+    json_object_set_new(o, k, json_is_string(v) ? json_string("[secret]") : json_incref(v));
+  }
+  return o;
+}
+
+/* Reads the organization's credentials once; false (with the reason in
+ * secrets_error) when they cannot be read. */
+static bool secrets_load(exec_run *r) {
+  if (r->secrets_tried)
+    return r->secrets != NULL;
+  r->secrets_tried = true;
+  store_credential *items = NULL;
+  size_t n = 0;
+  cf_err rc = store_credential_open_all(r->loop->e->cfg.store, r->org_id, &items, &n);
+  if (rc) {
+    snprintf(r->secrets_error, sizeof r->secrets_error, "the credentials cannot be read: %s",
+             cf_strerror(rc));
+    return false;
+  }
+  json_t *full = json_object(), *plain = json_object(), *shown = json_object(),
+         *scrub = json_array();
+  for (size_t i = 0; full && plain && shown && scrub && i < n; i++) {
+    json_t *data = json_loads(items[i].data, 0, NULL);
+    if (!json_is_object(data)) {
+      json_decref(data);
+      continue;
+    }
+    scrub_collect(scrub, data);
+    json_object_set_new(shown, items[i].name, shown_copy(data));
+    json_object_set(plain, items[i].name, data);
+    json_object_set_new(full, items[i].name,
+                        json_pack("{s:s, s:b, s:o}", "type", items[i].type, "read_only",
+                                  items[i].read_only, "data", data));
+  }
+  store_credentials_free(items, n);
+  if (!full || !plain || !shown || !scrub) {
+    json_decref(full);
+    json_decref(plain);
+    json_decref(shown);
+    json_decref(scrub);
+    snprintf(r->secrets_error, sizeof r->secrets_error, "out of memory");
+    return false;
+  }
+  r->secrets_full = full;
+  r->secrets = plain;
+  r->secrets_shown = shown;
+  r->scrub = scrub;
+  return true;
+}
+
+/* `text` with every secret replaced, or NULL when it holds none (or there
+ * are none): the caller frees what it gets. */
+static char *scrub_text(const exec_run *r, const char *text) {
+  if (!r->scrub || json_array_size(r->scrub) == 0 || !text)
+    return NULL;
+  char *out = NULL;
+  size_t i;
+  json_t *secret;
+  json_array_foreach(r->scrub, i, secret) {
+    const char *cur = out ? out : text;
+    const char *needle = json_string_value(secret);
+    size_t nlen = json_string_length(secret);
+    if (!strstr(cur, needle))
+      continue;
+    size_t cap = strlen(cur) + 1, count = 0;
+    for (const char *p = strstr(cur, needle); p; p = strstr(p + nlen, needle))
+      count++;
+    cap += count * sizeof "[secret]";
+    char *next = malloc(cap), *w = next;
+    if (!next)
+      continue;
+    for (const char *p = cur, *hit; (hit = strstr(p, needle)); p = hit + nlen) {
+      memcpy(w, p, (size_t)(hit - p));
+      w += hit - p;
+      memcpy(w, "[secret]", 8);
+      w += 8;
+      cur = hit + nlen;
+    }
+    strcpy(w, cur);
+    free(out);
+    out = next;
+  }
+  return out;
+}
+
+/* A copy of v with secrets replaced in every string (keys included), or
+ * a new reference to v itself when there is nothing to replace. */
+static json_t *scrub_json(const exec_run *r, const json_t *v) {
+  if (!v || !r->scrub || json_array_size(r->scrub) == 0)
+    return json_incref((json_t *)v);
+  if (json_is_string(v)) {
+    char *t = scrub_text(r, json_string_value(v));
+    if (!t)
+      return json_incref((json_t *)v);
+    json_t *s = json_string(t);
+    free(t);
+    return s ? s : json_string("[secret]");
+  }
+  if (json_is_array(v)) {
+    json_t *a = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) {
+      json_array_append_new(a, scrub_json(r, x));
+    }
+    return a;
+  }
+  if (json_is_object(v)) {
+    json_t *o = json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x) {
+      char *kk = scrub_text(r, k);
+      json_object_set_new(o, kk ? kk : k, scrub_json(r, x));
+      free(kk);
+    }
+    return o;
+  }
+  return json_incref((json_t *)v);
+}
+
+/* A value's recorded text: secrets replaced, capped (dump_kept). */
+static char *dump_shown(const exec_run *r, const json_t *v) {
+  if (!v)
+    return NULL;
+  json_t *shown = scrub_json(r, v);
+  char *text = dump_kept(shown);
+  json_decref(shown);
+  return text;
+}
+
+/* Appends a log line of the execution, secrets replaced. */
+static void log_line(exec_run *r, const char *node_id, const char *level, const char *message) {
+  char *shown = scrub_text(r, message);
+  (void)worker_exec_log(r->x, node_id, level, shown ? shown : message);
+  free(shown);
+}
+
 /*
  * Records a step. With `wait`, the node is finished (node_done) only once
  * the record is committed — for actions, whose effects must not be
@@ -452,8 +770,11 @@ static void record_step(frame *fr, int node, const char *status, int attempts, c
                         flow_when route) {
   exec_run *r = fr->run;
   const flow_node *n = &r->f->nodes[node];
-  char *in = dump_kept(input);
-  char *out = dump_kept(output);
+  char *in = dump_shown(r, input);
+  char *out = dump_shown(r, output);
+  char *err_shown = error ? scrub_text(r, error) : NULL;
+  if (err_shown)
+    error = err_shown;
   store_step step = {.node_id = n->id,
                      .iteration = fr->iteration,
                      .status = status,
@@ -480,6 +801,7 @@ static void record_step(frame *fr, int node, const char *status, int attempts, c
     e->cfg.on_step(e->cfg.on_step_ctx, worker_exec_claim(r->x), &step);
   free(in);
   free(out);
+  free(err_shown);
   if (rc && w) {
     /* Not queued: the callback never comes. Go on; the outcome write will
      * fail the same way and the lease decides. */
@@ -1007,12 +1329,18 @@ static void step_free_cb(uv_handle_t *h) {
 static void step_release(step_run *s) {
   step_unlink(s);
   json_decref(s->input);
-  s->input = NULL;
+  json_decref(s->shown);
+  s->input = s->shown = NULL;
   uv_timer_stop(&s->timer);
   uv_close((uv_handle_t *)&s->timer, step_free_cb);
 }
 
 static void step_attempt(step_run *s);
+
+/* What a step's record shows as its input. */
+static json_t *step_shown(step_run *s) {
+  return s->shown ? s->shown : s->input;
+}
 
 static void on_retry_timer(uv_timer_t *t) {
   step_run *s = t->data;
@@ -1031,7 +1359,7 @@ static void step_failed(step_run *s, const char *error, bool retryable) {
     has_error_edge |= r->f->edges[n->out[k]].when == FLOW_WHEN_ERROR;
   json_t *out = json_pack("{s:s}", "error", error);
   int node = s->node;
-  json_t *input = json_incref(s->input);
+  json_t *input = json_incref(step_shown(s));
   int attempts = s->attempt;
   int64_t started = s->started_at;
   step_release(s);
@@ -1066,10 +1394,14 @@ static void action_complete(action_call *call, json_t *output, const char *error
     if (retryable && s->attempt < n->retry.max_attempts) {
       int64_t delay = worker_backoff_ms(n->retry.backoff_ms, n->retry.backoff_max_ms, s->attempt,
                                         n->retry.jitter ? worker_random(&r->loop->rng) : 1.0);
+      /* The remote said when to come back (Retry-After): at most an hour. */
+      if (call->retry_after_ms > 0)
+        delay =
+            call->retry_after_ms < MAX_RETRY_AFTER_MS ? call->retry_after_ms : MAX_RETRY_AFTER_MS;
       char line[700];
       snprintf(line, sizeof line, "attempt %d failed: %s; retrying in %lld ms", s->attempt, error,
                (long long)delay);
-      (void)worker_exec_log(r->x, n->id, "warn", line);
+      log_line(r, n->id, "warn", line);
       s->timed_out = false;
       s->timer_live = true;
       uv_timer_start(&s->timer, on_retry_timer, (uint64_t)delay, 0);
@@ -1081,7 +1413,7 @@ static void action_complete(action_call *call, json_t *output, const char *error
   }
   frame *fr = s->fr;
   int node = s->node;
-  json_t *input = json_incref(s->input);
+  json_t *input = json_incref(step_shown(s));
   int attempts = s->attempt;
   int64_t started = s->started_at;
   step_release(s);
@@ -1093,7 +1425,34 @@ static void action_complete(action_call *call, json_t *output, const char *error
 
 static void action_log(action_call *call, const char *level, const char *message) {
   step_run *s = call->engine_data;
-  (void)worker_exec_log(s->run->x, s->run->f->nodes[s->node].id, level, message);
+  log_line(s->run, s->run->f->nodes[s->node].id, level, message);
+}
+
+static const json_t *action_credential(action_call *call, const char *name, char *err, size_t cap) {
+  step_run *s = call->engine_data;
+  exec_run *r = s->run;
+  if (!secrets_load(r)) {
+    snprintf(err, cap, "%s", r->secrets_error);
+    return NULL;
+  }
+  const json_t *c = json_object_get(r->secrets_full, name);
+  if (!c)
+    snprintf(err, cap, "no credential named '%.100s' in this organization", name);
+  return c;
+}
+
+static json_t *action_render(action_call *call, const char *text, bool html, char *err,
+                             size_t cap) {
+  step_run *s = call->engine_data;
+  expr_tmpl *t;
+  expr_error ee;
+  if (expr_tmpl_parse(text, strlen(text), NULL, &t, &ee) != CF_OK) {
+    snprintf(err, cap, "column %zu: %s", ee.column, ee.message);
+    return NULL;
+  }
+  json_t *out = evaluate_tmpl(s->fr, t, html, false, NULL, err, cap);
+  expr_tmpl_free(t);
+  return out;
 }
 
 static void on_step_timeout(uv_timer_t *t) {
@@ -1128,7 +1487,13 @@ static void step_attempt(step_run *s) {
                           .timeout_ms = n->timeout_ms,
                           .log = action_log,
                           .complete = action_complete,
-                          .engine_data = s};
+                          .engine_data = s,
+                          .store = r->loop->e->cfg.store,
+                          .org_id = r->org_id,
+                          .execution_id = r->id,
+                          .node_id = n->id,
+                          .credential = action_credential,
+                          .render = action_render};
   s->in_action = true;
   atomic_fetch_add(&r->loop->e->n_actions, 1);
   if (n->timeout_ms > 0) {
@@ -1138,15 +1503,17 @@ static void step_attempt(step_run *s) {
   a->start(&s->call);
 }
 
-static void run_action(frame *fr, int node, json_t *input) {
+static void run_action(frame *fr, int node, json_t *input, json_t *shown) {
   exec_run *r = fr->run;
   step_run *s = calloc(1, sizeof *s);
   if (!s) {
     json_decref(input);
+    json_decref(shown);
     exec_fail(r, WORKER_FAILED, "out of memory");
     return;
   }
   s->run = r;
+  s->shown = shown;
   s->fr = fr;
   fr->refs++;
   r->refs++;
@@ -1163,7 +1530,8 @@ static void run_action(frame *fr, int node, json_t *input) {
   if (r->steps)
     r->steps->prev = s;
   r->steps = s;
-  record_step(fr, node, "running", 1, input, NULL, NULL, s->started_at, false, FLOW_WHEN_ALWAYS);
+  record_step(fr, node, "running", 1, step_shown(s), NULL, NULL, s->started_at, false,
+              FLOW_WHEN_ALWAYS);
   step_attempt(s);
 }
 
@@ -1172,6 +1540,23 @@ static json_t *checkpoint_of(frame *fr, int node) {
   char key[200];
   snprintf(key, sizeof key, "%s#%lld", fr->run->f->nodes[node].id, (long long)fr->iteration);
   return json_object_get(fr->run->checkpoints, key);
+}
+
+/* Replaces an action's html_params in `input` by their HTML-escaped
+ * evaluation; *used (may be NULL) is set when one read `secrets`. */
+static bool html_params_eval(frame *fr, int node, json_t *input, bool redact, bool *used, char *err,
+                             size_t cap) {
+  const html_parts *h = &fr->run->cf->html[node];
+  for (size_t k = 0; k < h->n; k++) {
+    bool u = false;
+    json_t *v = evaluate_tmpl(fr, h->tmpls[k], true, redact, &u, err, cap);
+    if (!v)
+      return false;
+    if (used && u)
+      *used = true;
+    json_object_set_new(input, h->names[k], v);
+  }
+  return true;
 }
 
 /* Runs a ready node (from pump). */
@@ -1207,7 +1592,8 @@ static void node_run(frame *fr, int node) {
     node_done(fr, node, "succeeded", out, FLOW_WHEN_ALWAYS);
     return;
   }
-  json_t *input = evaluate(fr, n->compiled, err, sizeof err);
+  bool used = false;
+  json_t *input = evaluate_in(fr, n->compiled, false, &used, err, sizeof err);
   if (!input)
     goto failed;
   if (n->type == FLOW_CONDITION) {
@@ -1223,8 +1609,24 @@ static void node_run(frame *fr, int node) {
     json_decref(input);
     return;
   }
-  run_action(fr, node, input);
+  /* An action's input as recorded: evaluated again with every secret
+   * "[secret]" when its templates read `secrets`. */
+  json_t *shown = NULL;
+  if (!html_params_eval(fr, node, input, false, &used, err, sizeof err))
+    goto failed_input;
+  if (used) {
+    shown = evaluate_in(fr, n->compiled, true, NULL, err, sizeof err);
+    if (!shown || !html_params_eval(fr, node, shown, true, NULL, err, sizeof err)) {
+      json_decref(shown);
+      goto failed_input;
+    }
+  }
+  run_action(fr, node, input, shown);
   return;
+
+failed_input:
+  json_decref(input);
+  goto failed;
 
 failed : {
   /* Parameters that cannot be evaluated: the same on every retry. */
@@ -1281,6 +1683,10 @@ static void run_unref(exec_run *r) {
   json_decref(r->trigger);
   json_decref(r->execution);
   json_decref(r->checkpoints);
+  json_decref(r->secrets_full);
+  json_decref(r->secrets);
+  json_decref(r->secrets_shown);
+  json_decref(r->scrub);
   flow_put(l->e, r->cf);
   free(r);
 }
@@ -1299,7 +1705,7 @@ static void conclude(exec_run *r, worker_outcome outcome, const char *error, jso
   char why[600];
   snprintf(why, sizeof why, "not finished: %s", error ? error : "the execution ended");
   for (step_run *s = r->steps; s; s = s->next)
-    record_step(s->fr, s->node, cut, s->attempt > 0 ? s->attempt : 1, s->input, NULL, why,
+    record_step(s->fr, s->node, cut, s->attempt > 0 ? s->attempt : 1, step_shown(s), NULL, why,
                 s->started_at, false, FLOW_WHEN_ALWAYS);
   bool body_failed = outcome == WORKER_FAILED || outcome == WORKER_FAILED_FINAL;
   for (loop_run *lr = r->loops; lr; lr = lr->lnext)
@@ -1323,10 +1729,15 @@ static void conclude(exec_run *r, worker_outcome outcome, const char *error, jso
     r->has_timeout = false;
   }
   worker_result wr = {.outcome = outcome};
-  if (error)
-    snprintf(wr.error, sizeof wr.error, "%s", error);
+  if (error) {
+    char *shown = scrub_text(r, error);
+    snprintf(wr.error, sizeof wr.error, "%s", shown ? shown : error);
+    free(shown);
+  }
   if (result) {
-    char *text = json_dumps(result, JSON_COMPACT);
+    json_t *shown = scrub_json(r, result);
+    char *text = json_dumps(shown, JSON_COMPACT);
+    json_decref(shown);
     if (text && strlen(text) > MAX_RESULT) {
       free(text);
       text = NULL;
@@ -1409,6 +1820,7 @@ static void exec_begin(engine_loop *l, worker_exec *x) {
   r->x = x;
   r->id = c->id;
   r->created_at = c->created_at;
+  r->org_id = c->org_id;
   r->refs = 1;
   atomic_fetch_add(&l->e->n_execs, 1);
   r->next = l->runs;

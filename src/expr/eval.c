@@ -754,3 +754,59 @@ cf_err expr_tmpl_eval(const expr_tmpl *t, const expr_env *env, json_t **out, exp
   }
   return expr_buf_take(&c, &b, out);
 }
+
+/* Adds text with the five characters HTML gives meaning to escaped. */
+static cf_err add_html_escaped(expr_ctx *c, size_t column, expr_buf *b, const char *s, size_t n) {
+  cf_err rc = CF_OK;
+  size_t run = 0;
+  for (size_t i = 0; i < n && rc == CF_OK; i++) {
+    const char *esc = s[i] == '&'    ? "&amp;"
+                      : s[i] == '<'  ? "&lt;"
+                      : s[i] == '>'  ? "&gt;"
+                      : s[i] == '"'  ? "&quot;"
+                      : s[i] == '\'' ? "&#39;"
+                                     : NULL;
+    if (!esc)
+      continue;
+    rc = expr_buf_add(c, column, b, s + run, i - run);
+    if (rc == CF_OK)
+      rc = expr_buf_add(c, column, b, esc, strlen(esc));
+    run = i + 1;
+  }
+  return rc == CF_OK ? expr_buf_add(c, column, b, s + run, n - run) : rc;
+}
+
+cf_err expr_tmpl_eval_html(const expr_tmpl *t, const expr_env *env, json_t **out, expr_error *err) {
+  expr_ctx c;
+  expr_ctx_init(&c, env, err);
+  *out = NULL;
+  expr_buf b = {0};
+  cf_err rc = CF_OK;
+  for (size_t i = 0; i < t->nparts && rc == CF_OK; i++) {
+    const expr_part *part = &t->parts[i];
+    if (part->text) {
+      rc = expr_buf_add(&c, 0, &b, json_string_value(part->text), json_string_length(part->text));
+      continue;
+    }
+    json_t *v;
+    rc = expr_eval_node(&c, part->expr, &v);
+    if (rc != CF_OK)
+      break;
+    const expr_node *n = part->expr;
+    if (n->kind == EXPR_CALL && n->func && strcmp(n->func->name, "raw") == 0) {
+      rc = expr_buf_add_text(&c, n->column, &b, v);
+    } else {
+      expr_buf plain = {0};
+      rc = expr_buf_add_text(&c, n->column, &plain, v);
+      if (rc == CF_OK)
+        rc = add_html_escaped(&c, n->column, &b, plain.data ? plain.data : "", plain.len);
+      expr_buf_free(&plain);
+    }
+    json_decref(v);
+  }
+  if (rc != CF_OK) {
+    expr_buf_free(&b);
+    return rc;
+  }
+  return expr_buf_take(&c, &b, out);
+}

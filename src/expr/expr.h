@@ -90,6 +90,16 @@ CF_MUST_CHECK cf_err expr_tmpl_eval(const expr_tmpl *t, const expr_env *env, jso
                                     expr_error *err);
 
 /*
+ * Evaluates for an HTML document: always a string, the text as it is and
+ * each `{{ }}` part's value written as expr_tmpl_eval would, then
+ * HTML-escaped (& < > " ') — unless the part is a call to raw(), e.g.
+ * `{{ raw(nodes.report.output.html) }}`, which is written as it is.
+ * Errors and thread-safety as expr_tmpl_eval.
+ */
+CF_MUST_CHECK cf_err expr_tmpl_eval_html(const expr_tmpl *t, const expr_env *env, json_t **out,
+                                         expr_error *err);
+
+/*
  * Calls fn for each node id the template references as `nodes.ID` or
  * `nodes["ID"]` (with a literal id), so that a validator can check that
  * the nodes exist. Stops early when fn returns false.

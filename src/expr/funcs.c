@@ -1097,6 +1097,17 @@ FN(format_time) {
   return expr_buf_take(c, &b, out);
 }
 
+/* raw(v): v itself. In an HTML template (expr_tmpl_eval_html) a part that
+ * is a call to raw is written without escaping. */
+static cf_err fn_raw(expr_ctx *c, const expr_node *call, json_t *const *args, size_t nargs,
+                     json_t **out) {
+  (void)c;
+  (void)call;
+  (void)nargs;
+  *out = json_incref(args[0]);
+  return CF_OK;
+}
+
 /* ------------------------------------------------------------------ table */
 
 #define ANY SIZE_MAX
@@ -1124,6 +1135,7 @@ const expr_func expr_funcs[] = {
     {"now", 0, 0, fn_now},
     {"parse_json", 1, 1, fn_parse_json},
     {"range", 1, 2, fn_range},
+    {"raw", 1, 1, fn_raw},
     {"replace", 3, 3, fn_replace},
     {"reverse", 1, 1, fn_reverse},
     {"round", 1, 2, fn_round},

@@ -65,7 +65,7 @@ _Static_assert((int)ST_COUNT <= (int)SQ_SLOT_WORKFLOWS, "statement slots overlap
 #define CLAIM_COLUMNS                                                                              \
   "id, workflow_id, workflow_version, attempt, max_attempts, backoff_ms, backoff_max_ms, "         \
   "coalesce(timeout_ms, 0), lease_token, coalesce(schedule_id, 0), coalesce(scheduled_at, 0), "    \
-  "resumes, trigger_kind, trigger_data, priority, run_at, created_at"
+  "resumes, trigger_kind, trigger_data, priority, run_at, created_at, org_id"
 
 static const char *const sql_text[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT w",
@@ -1009,6 +1009,7 @@ static cf_err claim_rows(conn *c, enum stmt_id id, claim_args *a, int limit) {
     cl->priority = sqlite3_column_int(st, 14);
     cl->run_at = sqlite3_column_int64(st, 15);
     cl->created_at = sqlite3_column_int64(st, 16);
+    cl->org_id = sqlite3_column_int64(st, 17);
     cl->lease_expires_at = a->now + a->lease_ms;
     if (!cl->trigger_kind || !cl->trigger_data)
       err = CF_E_NOMEM;
@@ -1566,6 +1567,14 @@ const store_backend store_sqlite_backend = {
     .workflow_version_get = sq_workflow_version_get,
     .log_add_async = sq_log_add_async,
     .log_list = sq_log_list,
+    .cred_put = sq_cred_put,
+    .cred_delete = sq_cred_delete,
+    .cred_list = sq_cred_list,
+    .email_template_put = sq_email_template_put,
+    .email_template_list = sq_email_template_list,
+    .email_template_delete = sq_email_template_delete,
+    .email_log_add_async = sq_email_log_add_async,
+    .email_log_list = sq_email_log_list,
     .sched_create_batch = sq_sched_create_batch,
     .sched_update = sq_sched_update,
     .sched_set_enabled = sq_sched_set_enabled,

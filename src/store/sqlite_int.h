@@ -20,11 +20,12 @@
 
 /* Statement slot ranges, one per file. */
 enum {
-  SQ_SLOT_QUEUE = 0,      /* sqlite.c */
-  SQ_SLOT_WORKFLOWS = 40, /* sqlite_defs.c: workflows, versions, logs */
-  SQ_SLOT_SCHEDULES = 80, /* sqlite_sched.c: schedules and the tick ledger */
-  SQ_SLOT_API = 120,      /* listings and the rest */
-  SQ_SLOTS = 192
+  SQ_SLOT_QUEUE = 0,          /* sqlite.c */
+  SQ_SLOT_WORKFLOWS = 40,     /* sqlite_defs.c: workflows, versions, logs */
+  SQ_SLOT_SCHEDULES = 80,     /* sqlite_sched.c: schedules and the tick ledger */
+  SQ_SLOT_API = 120,          /* listings and the rest */
+  SQ_SLOT_INTEGRATIONS = 192, /* sqlite_creds.c: credentials, e-mail templates and log */
+  SQ_SLOTS = 224
 };
 
 #define POOL_MAX 8
@@ -203,6 +204,20 @@ cf_err sq_log_add_async(void *impl, int64_t execution_id, const char *node_id, c
                         const char *message, int64_t at, store_done_fn done, void *ctx);
 cf_err sq_log_list(void *impl, int64_t execution_id, store_log **out, size_t *count);
 
+/* Operations of sqlite_creds.c. */
+cf_err sq_cred_put(void *impl, int64_t org_id, const store_cred_row *row, bool create,
+                   int read_only, int64_t now);
+cf_err sq_cred_delete(void *impl, int64_t org_id, const char *name);
+cf_err sq_cred_list(void *impl, int64_t org_id, const char *name, store_cred_row **out,
+                    size_t *count);
+cf_err sq_email_template_put(void *impl, int64_t org_id, bool create, const store_email_template *t,
+                             int64_t now);
+cf_err sq_email_template_list(void *impl, int64_t org_id, const char *name,
+                              store_email_template **out, size_t *count);
+cf_err sq_email_template_delete(void *impl, int64_t org_id, const char *name);
+cf_err sq_email_log_add_async(void *impl, const store_email_log *e, store_done_fn done, void *ctx);
+cf_err sq_email_log_list(void *impl, int64_t org_id, int64_t execution_id, int64_t before_id,
+                         int limit, store_email_log **out, size_t *count);
 /* Operations of sqlite_sched.c: schedules and the tick ledger. */
 cf_err sq_sched_create_batch(void *impl, const store_schedule_new *items, size_t n, int64_t now,
                              int64_t *ids);

@@ -51,6 +51,7 @@ void store_close(store *s) {
   if (!s)
     return;
   s->backend->close(s->impl);
+  store_forget_key(s);
   free(s);
 }
 

@@ -127,6 +127,7 @@ typedef struct store_claim {
   int32_t priority;
   int64_t run_at;
   int64_t created_at; /* when it was enqueued */
+  int64_t org_id;     /* the organization it runs for */
   char *trigger_kind; /* owned by the claim array */
   char *trigger_data;
 } store_claim;
@@ -497,6 +498,121 @@ CF_MUST_CHECK cf_err store_log_add_async(store *s, int64_t execution_id, const c
 /* An execution's log lines in order. Free with store_logs_free. */
 CF_MUST_CHECK cf_err store_log_list(store *s, int64_t execution_id, store_log **out, size_t *count);
 void store_logs_free(store_log *logs, size_t count);
+
+/* ------------------------------------------------------------ credentials */
+
+/*
+ * Credentials are named per organization and kept encrypted: each one's
+ * data (a JSON object) is sealed with libsodium's secretbox (XSalsa20-
+ * Poly1305, a fresh random nonce per write) under the master key given
+ * with store_set_master_key. The backend only ever sees nonces and
+ * ciphertexts; listings carry names, types and which fields are set, never
+ * values. Decrypted data is handed out only by store_credential_open_all,
+ * and store_credentials_free wipes it.
+ */
+#define STORE_KEY_BYTES 32
+
+/*
+ * The master key: from the environment variable CRONFLOW_MASTER_KEY (the
+ * base64 of 32 bytes) when it is set, else from the key file at `path`,
+ * which is created with 32 random bytes (base64, mode 0600) when it does
+ * not exist. CF_E_KEY (a bad variable or file; err says which), CF_E_IO.
+ * The key never appears in err. Thread-safe.
+ */
+CF_MUST_CHECK cf_err store_master_key_load(const char *path, unsigned char key[STORE_KEY_BYTES],
+                                           char *err, size_t err_cap);
+
+/* A random key, for a temporary store that dies with the process. */
+void store_master_key_random(unsigned char key[STORE_KEY_BYTES]);
+
+/* Gives the store its master key (copied; wiped at store_close). Call
+ * before any credential operation, from one thread. */
+void store_set_master_key(store *s, const unsigned char key[STORE_KEY_BYTES]);
+
+typedef struct store_credential {
+  char *name, *type; /* owned */
+  char *fields;      /* JSON array of the names of the fields set */
+  bool read_only;
+  int64_t created_at, updated_at;
+  char *data; /* store_credential_open_all only: the decrypted JSON object */
+} store_credential;
+
+/*
+ * Creates a credential. `data` is a JSON object's text. CF_E_CONFLICT when
+ * the organization has one by that name; CF_E_INVALID for data that is not
+ * a JSON object or a type the schema refuses; CF_E_KEY without a key.
+ */
+CF_MUST_CHECK cf_err store_credential_create(store *s, int64_t org_id, const char *name,
+                                             const char *type, const char *data, bool read_only,
+                                             int64_t now);
+
+/* Replaces a credential's data (rotation); read_only -1 keeps the flag,
+ * 0 or 1 sets it. Running executions keep what they read. CF_E_NOT_FOUND. */
+CF_MUST_CHECK cf_err store_credential_rotate(store *s, int64_t org_id, const char *name,
+                                             const char *data, int read_only, int64_t now);
+
+/* CF_E_NOT_FOUND. */
+CF_MUST_CHECK cf_err store_credential_delete(store *s, int64_t org_id, const char *name);
+
+/* Metadata of every credential of an organization (data NULL), by name.
+ * Free with store_credentials_free. */
+CF_MUST_CHECK cf_err store_credential_list(store *s, int64_t org_id, store_credential **out,
+                                           size_t *count);
+
+/* Metadata of one (data NULL). CF_E_NOT_FOUND. Free with
+ * store_credential_clear. */
+CF_MUST_CHECK cf_err store_credential_get(store *s, int64_t org_id, const char *name,
+                                          store_credential *out);
+
+/* Every credential of an organization with its data decrypted. CF_E_KEY
+ * when one cannot be decrypted (another key). */
+CF_MUST_CHECK cf_err store_credential_open_all(store *s, int64_t org_id, store_credential **out,
+                                               size_t *count);
+
+/* Frees (wiping decrypted data). NULL is a no-op. */
+void store_credentials_free(store_credential *items, size_t count);
+void store_credential_clear(store_credential *c);
+
+/* ------------------------------------------------------------ e-mail */
+
+typedef struct store_email_template {
+  char *name, *subject, *text, *html; /* owned; "" when not set */
+  int64_t created_at, updated_at;
+} store_email_template;
+
+/* Saves a template: create (CF_E_CONFLICT when the name is taken) or
+ * replace (CF_E_NOT_FOUND when it is not). NULL parts are "". */
+CF_MUST_CHECK cf_err store_email_template_put(store *s, int64_t org_id, bool create,
+                                              const store_email_template *t, int64_t now);
+/* CF_E_NOT_FOUND. Free with store_email_template_clear. */
+CF_MUST_CHECK cf_err store_email_template_get(store *s, int64_t org_id, const char *name,
+                                              store_email_template *out);
+CF_MUST_CHECK cf_err store_email_template_list(store *s, int64_t org_id, store_email_template **out,
+                                               size_t *count);
+CF_MUST_CHECK cf_err store_email_template_delete(store *s, int64_t org_id, const char *name);
+void store_email_template_clear(store_email_template *t);
+void store_email_templates_free(store_email_template *items, size_t count);
+
+typedef struct store_email_log {
+  int64_t id, org_id, execution_id;                   /* execution_id 0 = none */
+  char *node_id;                                      /* may be NULL */
+  char *status;                                       /* "sent" or "failed" */
+  char *sender, *recipients;                          /* recipients: JSON {"to", "cc", "bcc"} */
+  char *subject, *message_id, *smtp_response, *error; /* may be NULL */
+  int64_t at;
+} store_email_log;
+
+/* Appends a log row without waiting (see store_exec_finish_async). */
+CF_MUST_CHECK cf_err store_email_log_add_async(store *s, const store_email_log *e,
+                                               store_done_fn done, void *ctx);
+
+/* The newest rows first: those with id < before_id (0 = from the newest),
+ * of one execution when execution_id > 0, at most limit (1..1000). Free
+ * with store_email_logs_free. */
+CF_MUST_CHECK cf_err store_email_log_list(store *s, int64_t org_id, int64_t execution_id,
+                                          int64_t before_id, int limit, store_email_log **out,
+                                          size_t *count);
+void store_email_logs_free(store_email_log *items, size_t count);
 
 /* ------------------------------------------------ schedules and the tick ledger */
 

@@ -8,6 +8,20 @@
 
 #include "store/store.h"
 
+/* A credential as a backend keeps it: metadata and the sealed data. */
+typedef struct store_cred_row {
+  char *name, *type, *fields;
+  bool read_only;
+  int64_t created_at, updated_at;
+  unsigned char *nonce; /* STORE_NONCE_BYTES */
+  unsigned char *sealed;
+  size_t sealed_len;
+} store_cred_row;
+
+#define STORE_NONCE_BYTES 24
+
+void store_cred_rows_free(store_cred_row *rows, size_t count);
+
 typedef struct store_backend {
   const char *name;
   /* The URL prefix that selects the backend ("sqlite:"); NULL = the
@@ -95,6 +109,23 @@ typedef struct store_backend {
   cf_err (*log_add_async)(void *impl, int64_t execution_id, const char *node_id, const char *level,
                           const char *message, int64_t at, store_done_fn done, void *ctx);
   cf_err (*log_list)(void *impl, int64_t execution_id, store_log **out, size_t *count);
+
+  /* Credentials: the backend stores sealed blobs, never plaintext. */
+  cf_err (*cred_put)(void *impl, int64_t org_id, const store_cred_row *row, bool create,
+                     int read_only, int64_t now);
+  cf_err (*cred_delete)(void *impl, int64_t org_id, const char *name);
+  cf_err (*cred_list)(void *impl, int64_t org_id, const char *name, store_cred_row **out,
+                      size_t *count);
+  cf_err (*email_template_put)(void *impl, int64_t org_id, bool create,
+                               const store_email_template *t, int64_t now);
+  cf_err (*email_template_list)(void *impl, int64_t org_id, const char *name,
+                                store_email_template **out, size_t *count);
+  cf_err (*email_template_delete)(void *impl, int64_t org_id, const char *name);
+  cf_err (*email_log_add_async)(void *impl, const store_email_log *e, store_done_fn done,
+                                void *ctx);
+  cf_err (*email_log_list)(void *impl, int64_t org_id, int64_t execution_id, int64_t before_id,
+                           int limit, store_email_log **out, size_t *count);
+
   /* schedules and the tick ledger (sqlite_sched.c) */
   cf_err (*sched_create_batch)(void *impl, const store_schedule_new *items, size_t n, int64_t now,
                                int64_t *ids);
@@ -120,10 +151,14 @@ typedef struct store_backend {
 
 extern const store_backend store_sqlite_backend;
 
-/* A store: its backend and the backend's own state (store.c forwards). */
+/* The handle callers hold (store.c forwards; store_creds.c seals). */
 struct store {
   const store_backend *backend;
   void *impl;
+  unsigned char *key; /* the master key in guarded memory, or NULL */
 };
+
+/* Wipes and frees the master key (store_close). */
+void store_forget_key(store *s);
 
 #endif

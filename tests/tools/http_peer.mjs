@@ -26,6 +26,15 @@
 //   GET  /redirect[?to=URL]     302 to /events?n=2 (or to URL)
 //   GET  /text                  text/plain body "hello from the peer\n"
 //   GET  /headers               a response with mixed-case and repeated headers
+//   POST /slack/webhook         Slack's incoming webhook: "ok" for a JSON body
+//                               with text or blocks, 400 "invalid_payload" else
+//   POST /slack/api/chat.postMessage  Slack's Web API: needs "Authorization:
+//                               Bearer xoxb-test-token" (else ok:false
+//                               invalid_auth); by channel: "#missing" ok:false
+//                               channel_not_found, "#ratelimited" 429 with
+//                               Retry-After: 1 the first time, then ok:true only
+//                               if a second has passed (else ok:false
+//                               too_early), "#hang" never answers
 //
 // Every request (but /requests and /stats) is stored, the last 20,000 of
 // them, and counted per path, so tests can see what the engine sent.
@@ -51,6 +60,7 @@ function remembered() {
   return ring.slice(at).concat(ring.slice(0, at));
 }
 const flaky = new Map();
+const slackLimited = new Map(); // channel -> when its 429 was sent
 const inflight = new Map(); // path -> requests being answered now
 const inflightMax = new Map(); // path -> the most at once since the last clear
 const TYPES = ["PushEvent", "IssuesEvent", "PullRequestEvent", "WatchEvent", "ForkEvent"];
@@ -166,6 +176,7 @@ function handle(req, res, body) {
       stored = 0;
       counts.clear();
       flaky.clear();
+      slackLimited.clear();
       inflightMax.clear();
       return json(res, 200, { cleared: true });
     }
@@ -212,6 +223,32 @@ function handle(req, res, body) {
     res.setHeader("X-Mixed-Case", "Yes");
     res.setHeader("X-Repeated", ["one", "two"]);
     return json(res, 200, { ok: true });
+  }
+  if (p === "/slack/webhook" && req.method === "POST") {
+    const okBody = parsed && (typeof parsed.text === "string" || Array.isArray(parsed.blocks));
+    const b = okBody ? "ok" : "invalid_payload";
+    res.writeHead(okBody ? 200 : 400, { "Content-Type": "text/plain", "Content-Length": b.length });
+    return res.end(b);
+  }
+  if (p === "/slack/api/chat.postMessage" && req.method === "POST") {
+    if (req.headers.authorization !== "Bearer xoxb-test-token")
+      return json(res, 200, { ok: false, error: "invalid_auth" });
+    const channel = parsed?.channel;
+    if (channel === "#missing") return json(res, 200, { ok: false, error: "channel_not_found" });
+    if (channel === "#hang") {
+      const t = setTimeout(() => req.socket.destroy(), HANG_MS);
+      req.socket.on("close", () => clearTimeout(t));
+      return;
+    }
+    if (channel === "#ratelimited") {
+      const first = slackLimited.get(channel);
+      if (first === undefined) {
+        slackLimited.set(channel, Date.now());
+        return json(res, 429, { ok: false, error: "ratelimited" }, { "Retry-After": "1" });
+      }
+      if (Date.now() - first < 1000) return json(res, 200, { ok: false, error: "too_early" });
+    }
+    return json(res, 200, { ok: true, channel: "C0TEST", ts: "1700000000.000100" });
   }
   return json(res, 404, { error: "no such endpoint", path: p });
 }
