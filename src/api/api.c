@@ -57,13 +57,8 @@ struct conn_state {
 };
 
 const api_route *const api_route_tables[] = {
-    api_util_routes,
-    api_auth_routes,
-    api_workflow_routes,
-    api_execution_routes,
-    api_hook_routes,
-    api_schedule_routes,
-    NULL,
+    api_util_routes, api_auth_routes,        api_workflow_routes, api_execution_routes,
+    api_hook_routes, api_integration_routes, api_schedule_routes, NULL,
 };
 
 /* ------------------------------------------------------------ routing */

@@ -133,6 +133,7 @@ extern const api_route api_workflow_routes[];
 extern const api_route api_execution_routes[];
 extern const api_route api_hook_routes[];
 extern const api_route api_schedule_routes[];
+extern const api_route api_integration_routes[];
 
 /* ------------------------------------------------------------ request */
 

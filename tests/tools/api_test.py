@@ -539,6 +539,10 @@ def run_tests(port, work, out, t_admin, t_view, t_edit, t_other):
     wait_for(lambda: _finished(B, bx))
     st, btok, _ = B.call("POST", "/api/tokens", {"name": "b2"})
     ids = {"id": bw["id"], "version": 1}
+    st, doc, _ = B.call("POST", "/api/credentials", {"name": "b-secret", "type": "bearer", "data": {"token": "t0ps3cret"}})
+    check("the other organization makes a credential", st == 201, (st, doc))
+    st, doc, _ = B.call("POST", "/api/email/templates", {"name": "b-mail", "subject": "hi", "text": "hello"})
+    check("the other organization makes an e-mail template", st == 201, (st, doc))
     st, bs, _ = B.call("POST", "/api/workflows/%d/schedule" % bw["id"], {"cron": "0 0 1 1 *", "enabled": False})
     check("the other organization schedules its workflow", st == 201, (st, bs))
     if st == 201:
@@ -550,11 +554,17 @@ def run_tests(port, work, out, t_admin, t_view, t_edit, t_other):
             concrete = path.replace("{id}", str(bx))
         elif path.startswith("/api/tokens/"):
             concrete = path.replace("{id}", str(btok["id"]))
+        elif path.startswith("/api/credentials/"):
+            concrete = path.replace("{name}", "b-secret")
+        elif path.startswith("/api/email/templates/"):
+            concrete = path.replace("{name}", "b-mail")
         elif path.startswith("/api/schedules/"):
             concrete = path.replace("{id}", str(ids.get("schedule", 1)))
         else:
             concrete = re.sub(r"\{(\w+)\}", lambda mm: str(ids[mm.group(1)]), path)
-        body = flow("hijack") if method == "PUT" else ({"cron": "* * * * *"} if "schedule" in path else {})
+        body = ({"data": {"token": "stolen"}} if "credentials" in path else
+                {"subject": "x", "text": "y"} if "templates" in path else
+                flow("hijack") if method == "PUT" else {"cron": "* * * * *"} if "schedule" in path else {})
         st, doc, _ = A.call(method, concrete, body if method in ("POST", "PUT", "PATCH") else None)
         check("other organization's id 404: %s %s" % (method, path), st == 404, (st, doc))
     st, doc, _ = B.call("GET", "/api/workflows/%d" % bw["id"])
@@ -566,6 +576,12 @@ def run_tests(port, work, out, t_admin, t_view, t_edit, t_other):
     check("lists never show the other organization's executions", bx not in [e["id"] for e in doc["items"]], doc)
     st, doc, _ = A.call("GET", "/api/executions?workflow_id=%d" % bw["id"])
     check("filtering by the other's workflow finds nothing", doc["items"] == [], doc)
+    st, doc, _ = A.call("GET", "/api/credentials")
+    check("credential list is per organization", st == 200 and "b-secret" not in json.dumps(doc), doc)
+    st, doc, _ = B.call("GET", "/api/credentials/b-secret")
+    check("a credential never shows its value", st == 200 and "t0ps3cret" not in json.dumps(doc), doc)
+    st, doc, _ = A.call("GET", "/api/email/templates")
+    check("template list is per organization", st == 200 and "b-mail" not in json.dumps(doc), doc)
     st, doc, _ = A.call("GET", "/api/tokens?limit=1000")
     check("token list is per organization", btok["id"] not in [t["id"] for t in doc["items"]], doc)
     st, doc, _ = B.call("GET", "/api/workflows")
