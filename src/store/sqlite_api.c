@@ -150,6 +150,17 @@ static cf_err write_stmt(void *impl, write_one *w, bool wakes) {
   return sq_write_job(impl, write_one_fn, w, wakes);
 }
 
+/* An INSERT ... ON CONFLICT DO NOTHING: CF_E_CONFLICT when it inserted
+ * nothing; *id (may be NULL) the new row's id. */
+static cf_err insert(void *impl, write_one *w, int64_t *id) {
+  cf_err rc = write_stmt(impl, w, false);
+  if (!rc && !w->changes)
+    rc = CF_E_CONFLICT;
+  if (!rc && id)
+    *id = w->rowid;
+  return rc;
+}
+
 static cf_err int_fill(sqlite3_stmt *st, void *item) {
   *(int64_t *)item = sqlite3_column_int64(st, 0);
   return CF_OK;
@@ -325,12 +336,7 @@ cf_err sq_user_create(void *impl, int64_t org_id, const char *email, const char 
                  NARGS(a),
                  0,
                  0};
-  cf_err rc = write_stmt(impl, &w, false);
-  if (!rc && !w.changes)
-    rc = CF_E_CONFLICT;
-  if (!rc && id)
-    *id = w.rowid;
-  return rc;
+  return insert(impl, &w, id);
 }
 
 static cf_err user_one(void *impl, int slot, const char *sql, const arg *a, int n,
@@ -413,12 +419,7 @@ cf_err sq_token_create(void *impl, const store_token_new *t, int64_t now, int64_
                  NARGS(a),
                  0,
                  0};
-  cf_err rc = write_stmt(impl, &w, false);
-  if (!rc && !w.changes)
-    rc = CF_E_CONFLICT;
-  if (!rc && id)
-    *id = w.rowid;
-  return rc;
+  return insert(impl, &w, id);
 }
 
 cf_err sq_token_lookup(void *impl, const unsigned char *hash, int64_t now, store_token *out) {
