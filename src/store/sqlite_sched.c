@@ -459,6 +459,8 @@ static cf_err cancel_one(conn *c, int64_t id, int64_t now, bool *found) {
   rc = sq_step_done(c, r);
   if (rc || sqlite3_changes(c->db) > 0) {
     *found = true;
+    if (!rc)
+      sq_note_cancel(c, id); /* the local worker hears of it at once */
     return rc;
   }
   SQ_STMT_OR_FAIL(e, c, ST_CANCEL_EXISTS, "SELECT 1 FROM executions WHERE id = ?1");
