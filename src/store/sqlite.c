@@ -279,7 +279,55 @@ void sq_reader_put(sqlite_store *s, conn *c) {
 
 /* ------------------------------------------------------------ the writer */
 
-static void run_batch(sqlite_store *s, job *batch) {
+typedef struct claim_args {
+  const char *owner;
+  int64_t now, lease_ms;
+  int max;
+  store_claim *claims;
+  size_t count;
+} claim_args;
+
+static cf_err claim_rows(conn *c, enum stmt_id id, claim_args *a, int limit);
+static int compare_claims(const void *x, const void *y);
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Claims due work for the local claimer inside the batch's transaction,
+ * under a savepoint: on any error nothing is claimed (the pool's own
+ * claims find the work later). */
+static void claim_locally(sqlite_store *s, const store_claimer *cl, claim_args *a) {
+  conn *c = &s->writer;
+  int want = cl->capacity(cl->ctx);
+  if (want <= 0)
+    return;
+  if (want > 1024)
+    want = 1024;
+  *a = (claim_args){cl->owner, wall_ms(), cl->lease_ms, want, NULL, 0};
+  a->claims = calloc((size_t)want, sizeof *a->claims);
+  if (!a->claims || run(c, ST_SAVEPOINT) != CF_OK) {
+    free(a->claims);
+    a->claims = NULL;
+    return;
+  }
+  cf_err rc = claim_rows(c, ST_CLAIM_DUE, a, want);
+  if (rc && !sqlite3_get_autocommit(c->db))
+    (void)run(c, ST_ROLLBACK_TO);
+  if (!sqlite3_get_autocommit(c->db))
+    (void)run(c, ST_RELEASE);
+  if (rc || a->count == 0) {
+    store_claims_free(a->claims, a->count);
+    a->claims = NULL;
+    a->count = 0;
+    return;
+  }
+  qsort(a->claims, a->count, sizeof *a->claims, compare_claims);
+}
+
+static void run_batch(sqlite_store *s, job *batch, const store_claimer *cl, claim_args *local) {
   conn *c = &s->writer;
   if (batch->exclusive) {
     batch->result = batch->fn(s, c, batch->arg);
@@ -313,12 +361,20 @@ static void run_batch(sqlite_store *s, job *batch) {
   }
   if (rc)
     return;
+  bool woke = false;
+  for (job *j = batch; j; j = j->next)
+    woke |= j->wakes && j->result == CF_OK;
+  if (cl && woke)
+    claim_locally(s, cl, local);
   cf_err commit = run(c, ST_COMMIT);
   if (commit) {
     (void)run(c, ST_ROLLBACK);
     for (job *j = batch; j; j = j->next)
       if (!j->result)
         j->result = commit;
+    store_claims_free(local->claims, local->count);
+    local->claims = NULL;
+    local->count = 0;
   }
 }
 
@@ -405,9 +461,14 @@ static void *writer_main(void *arg) {
     s->tail = NULL;
     for (job *j = s->head; j; j = j->next)
       s->tail = j;
+    store_claimer cl = s->claimer;
+    bool has_claimer = s->has_claimer;
+    if (has_claimer)
+      s->claimer_busy++;
     pthread_mutex_unlock(&s->lock);
 
-    run_batch(s, batch);
+    claim_args local = {0};
+    run_batch(s, batch, has_claimer ? &cl : NULL, &local);
 
     /* Committed: visible to every reader now, so wake the workers. A batch
      * of lease-only writes (claims, renewals) is acknowledged at once: if
@@ -419,7 +480,17 @@ static void *writer_main(void *arg) {
       wake |= j->wakes && j->result == CF_OK;
       durable |= !j->volatile_ok && j->result == CF_OK;
     }
+    if (local.count)
+      cl.deliver(cl.ctx, local.claims, local.count);
+    bool committed = false;
+    for (job *j = batch; j; j = j->next)
+      committed |= j->result == CF_OK;
+    for (size_t i = 0; committed && has_claimer && cl.cancelled && i < s->n_cancels; i++)
+      cl.cancelled(cl.ctx, s->cancels[i]);
+    s->n_cancels = 0;
     pthread_mutex_lock(&s->lock);
+    if (has_claimer && --s->claimer_busy == 0)
+      pthread_cond_broadcast(&s->work_cv);
     if (wake) {
       s->work_seq++;
       pthread_cond_broadcast(&s->work_cv);
@@ -797,6 +868,7 @@ static cf_err sq_open(const store_config *cfg, const char *location, void **impl
   int version = 0;
   if (!rc) {
     s->writer = *w;
+    s->writer.writer_of = s;
     free(w);
     rc = read_version(&s->writer, &version);
     if (rc && err)
@@ -861,6 +933,7 @@ static void sq_close(void *impl) {
   pthread_cond_destroy(&s->job_cv);
   pthread_cond_destroy(&s->done_cv);
   pthread_cond_destroy(&s->work_cv);
+  free(s->cancels);
   free(s->path);
   free(s);
 }
@@ -970,14 +1043,6 @@ static cf_err sq_exec_enqueue_batch(void *impl, const store_exec_new *items, siz
 }
 
 /* ------------------------------------------------------------ claim */
-
-typedef struct claim_args {
-  const char *owner;
-  int64_t now, lease_ms;
-  int max;
-  store_claim *claims;
-  size_t count;
-} claim_args;
 
 /* Runs one claiming UPDATE ... RETURNING and collects its rows. */
 static cf_err claim_rows(conn *c, enum stmt_id id, claim_args *a, int limit) {
@@ -1530,6 +1595,38 @@ static void sq_wait_work(void *impl, uint64_t seen, int64_t timeout_ms) {
   pthread_mutex_unlock(&s->lock);
 }
 
+void sq_note_cancel(conn *c, int64_t id) {
+  sqlite_store *s = c->writer_of;
+  if (!s)
+    return;
+  if (s->n_cancels == s->cap_cancels) {
+    size_t cap = s->cap_cancels ? s->cap_cancels * 2 : 16;
+    int64_t *p = realloc(s->cancels, cap * sizeof *p);
+    if (!p)
+      return; /* the lease renewal tells the worker instead, a little later */
+    s->cancels = p;
+    s->cap_cancels = cap;
+  }
+  s->cancels[s->n_cancels++] = id;
+}
+
+static void sq_set_claimer(void *impl, const store_claimer *claimer) {
+  sqlite_store *s = impl;
+  pthread_mutex_lock(&s->lock);
+  if (claimer) {
+    s->claimer = *claimer;
+    snprintf(s->claimer_owner, sizeof s->claimer_owner, "%s", claimer->owner);
+    s->claimer.owner = s->claimer_owner;
+    s->has_claimer = true;
+  } else {
+    s->has_claimer = false;
+    /* A batch in progress may still call the old claimer: wait for it. */
+    while (s->claimer_busy > 0)
+      pthread_cond_wait(&s->work_cv, &s->lock);
+  }
+  pthread_mutex_unlock(&s->lock);
+}
+
 const store_backend store_sqlite_backend = {
     .name = "sqlite",
     .scheme = "sqlite:",
@@ -1567,6 +1664,7 @@ const store_backend store_sqlite_backend = {
     .workflow_version_get = sq_workflow_version_get,
     .log_add_async = sq_log_add_async,
     .log_list = sq_log_list,
+    .set_claimer = sq_set_claimer,
     .cred_put = sq_cred_put,
     .cred_delete = sq_cred_delete,
     .cred_list = sq_cred_list,

@@ -30,12 +30,13 @@ enum {
 
 #define POOL_MAX 8
 
+typedef struct sqlite_store sqlite_store;
+
 typedef struct conn {
   sqlite3 *db;
   sqlite3_stmt *stmts[SQ_SLOTS];
+  sqlite_store *writer_of; /* set on the writer's connection only */
 } conn;
-
-typedef struct sqlite_store sqlite_store;
 
 typedef struct job {
   cf_err (*fn)(sqlite_store *s, conn *c, void *arg);
@@ -71,6 +72,16 @@ struct sqlite_store {
   off_t checkpoint_at;        /* WAL size that makes a checkpoint due */
   cf_err sync_failed;         /* once set, every later write fails with it */
   uint64_t work_seq;
+  /* The local claimer (store_set_claimer), its owner copied; claimer_busy
+   * counts writer-thread calls into it in progress. */
+  store_claimer claimer;
+  bool has_claimer;
+  char claimer_owner[160];
+  int claimer_busy;
+  /* Running executions asked to cancel by the batch in progress (writer
+   * thread only); told to the claimer after the commit. */
+  int64_t *cancels;
+  size_t n_cancels, cap_cancels;
   int64_t step_seq; /* the last execution_steps.seq given (writer thread only) */
   pthread_mutex_t pool_lock;
   conn *idle[POOL_MAX];
@@ -189,6 +200,10 @@ cf_err sq_session_lookup(void *impl, const unsigned char *hash, int64_t now, sto
 cf_err sq_session_delete(void *impl, const unsigned char *hash, int64_t now);
 cf_err sq_exec_list(void *impl, const store_exec_filter *f, store_exec **out, size_t *count);
 cf_err sq_exec_rerun(void *impl, int64_t org_id, int64_t id, int64_t now, int64_t *new_id);
+
+/* On the writer's connection: notes that running execution `id` was asked
+ * to cancel in the transaction in progress. */
+void sq_note_cancel(conn *c, int64_t id);
 
 /* Operations of sqlite_defs.c, in the backend's table (store_int.h). */
 cf_err sq_workflow_create(void *impl, int64_t org_id, const char *name, const char *description,

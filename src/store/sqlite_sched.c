@@ -459,6 +459,8 @@ static cf_err cancel_one(conn *c, int64_t id, int64_t now, bool *found) {
   rc = sq_step_done(c, r);
   if (rc || sqlite3_changes(c->db) > 0) {
     *found = true;
+    if (!rc)
+      sq_note_cancel(c, id); /* the local worker hears of it at once */
     return rc;
   }
   SQ_STMT_OR_FAIL(e, c, ST_CANCEL_EXISTS, "SELECT 1 FROM executions WHERE id = ?1");
@@ -676,6 +678,7 @@ static cf_err fire_one(conn *c, store_fire *f, int64_t now) {
   if (!known)
     return CF_OK; /* stale: the caller reloads the schedule */
   int64_t last_run = 0;
+  bool caught_up = false;
   for (size_t i = 0; i < f->count; i++) {
     const store_fire_instant *in = &f->instants[i];
     cf_err rc;
@@ -687,7 +690,14 @@ static cf_err fire_one(conn *c, store_fire *f, int64_t now) {
       rc = tick_insert(c, f->schedule_id, in->at, "missed", 0, detail, now);
     } else {
       int before = f->enqueued;
-      rc = fire_run(c, f->schedule_id, overlap, in, now, f);
+      /* Misfire `all`: the overlap policy weighs the first catch-up
+       * against what ran before the downtime; the later ones of the same
+       * catch-up run too, or `all` would run no more than `once`. */
+      store_overlap ov =
+          in->kind == STORE_FIRE_CATCH_UP && caught_up ? STORE_OVERLAP_ALLOW : overlap;
+      if (in->kind == STORE_FIRE_CATCH_UP)
+        caught_up = true;
+      rc = fire_run(c, f->schedule_id, ov, in, now, f);
       if (f->enqueued > before)
         last_run = in->at;
     }

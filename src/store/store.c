@@ -466,3 +466,7 @@ void store_ticks_free(store_tick *ticks, size_t count) {
 cf_err store_sched_ticks_prune(store *s, int64_t before, int limit, int64_t *deleted) {
   return s->backend->sched_ticks_prune(s->impl, before, limit > 0 ? limit : 1000, deleted);
 }
+
+void store_set_claimer(store *s, const store_claimer *claimer) {
+  s->backend->set_claimer(s->impl, claimer);
+}

@@ -228,6 +228,34 @@ CF_MUST_CHECK cf_err store_exec_next_due(store *s, int64_t *run_at);
 uint64_t store_work_seq(store *s);
 void store_wait_work(store *s, uint64_t seen, int64_t timeout_ms);
 
+/*
+ * The local claimer: a worker pool in this process that wants due work
+ * handed over in the same transaction that made it due. After a batch of
+ * writes that enqueue (or retry, release, fire) executions, the store asks
+ * `capacity` how many the pool can take, claims up to that many for
+ * `owner` inside the same transaction, and after the commit hands them to
+ * `deliver` (which takes ownership of the array: store_claims_free). This
+ * saves the pool a claim round trip per wake-up; the pool still claims on
+ * its own for work from other processes and for expired leases.
+ *
+ * capacity and deliver run on the store's writer thread with no store lock
+ * held; they must be quick and must not call synchronous store functions
+ * (asynchronous ones are fine). store_set_claimer(s, NULL) returns once no
+ * call to them is in progress.
+ */
+typedef struct store_claimer {
+  const char *owner; /* copied */
+  int64_t lease_ms;
+  int (*capacity)(void *ctx);
+  void (*deliver)(void *ctx, store_claim *claims, size_t count);
+  /* A running execution was asked to cancel (store_exec_cancel, or a fire
+   * that replaces it), told after the commit; may be NULL. */
+  void (*cancelled)(void *ctx, int64_t execution_id);
+  void *ctx;
+} store_claimer;
+
+void store_set_claimer(store *s, const store_claimer *claimer);
+
 /* Deletes up to `limit` finished executions (with their steps, logs and
  * attempts) that finished before `before`. */
 CF_MUST_CHECK cf_err store_exec_prune(store *s, int64_t before, int limit, int64_t *deleted);

@@ -147,6 +147,7 @@ typedef struct store_backend {
   cf_err (*sched_ticks)(void *impl, int64_t schedule_id, int64_t before_id, int limit,
                         store_tick **out, size_t *count);
   cf_err (*sched_ticks_prune)(void *impl, int64_t before, int limit, int64_t *deleted);
+  void (*set_claimer)(void *impl, const store_claimer *claimer);
 } store_backend;
 
 extern const store_backend store_sqlite_backend;

@@ -404,6 +404,31 @@ void worker_exec_done(worker_exec *x, worker_result *r) {
   pthread_mutex_unlock(&p->lock);
 }
 
+/* Queues claimed executions for the runner threads. */
+static void queue_ready(worker_pool *p, store_claim *claims, size_t n) {
+  pthread_mutex_lock(&p->lock);
+  for (size_t i = 0; i < n; i++) {
+    ready_item *it = malloc(sizeof *it);
+    if (!it) {
+      /* Cannot hand it over: its lease will expire and it runs later. */
+      free(claims[i].trigger_kind);
+      free(claims[i].trigger_data);
+      continue;
+    }
+    it->claim = claims[i];
+    it->next = NULL;
+    if (p->ready_tail)
+      p->ready_tail->next = it;
+    else
+      p->ready = it;
+    p->ready_tail = it;
+    p->ready_len++;
+    /* One runner per item: a broadcast would wake every idle runner. */
+    pthread_cond_signal(&p->ready_cv);
+  }
+  pthread_mutex_unlock(&p->lock);
+}
+
 /* The most executions claimed in one go. */
 #define CLAIM_BATCH 256
 
@@ -450,27 +475,7 @@ static void *dispatcher_main(void *arg) {
       free(claims);
       continue;
     }
-    pthread_mutex_lock(&p->lock);
-    for (size_t i = 0; i < n; i++) {
-      ready_item *it = malloc(sizeof *it);
-      if (!it) {
-        /* Cannot hand it over: its lease will expire and it runs later. */
-        free(claims[i].trigger_kind);
-        free(claims[i].trigger_data);
-        continue;
-      }
-      it->claim = claims[i];
-      it->next = NULL;
-      if (p->ready_tail)
-        p->ready_tail->next = it;
-      else
-        p->ready = it;
-      p->ready_tail = it;
-      p->ready_len++;
-      /* One runner per item: a broadcast would wake every idle runner. */
-      pthread_cond_signal(&p->ready_cv);
-    }
-    pthread_mutex_unlock(&p->lock);
+    queue_ready(p, claims, n);
     free(claims); /* the strings moved into the ready items */
   }
   pthread_mutex_lock(&p->lock);
@@ -612,6 +617,39 @@ static void *heartbeat_main(void *arg) {
   return NULL;
 }
 
+/* ---- the store's local claimer: work handed over in the transaction that
+ * made it due, and cancel requests told at once ---- */
+
+static int claimer_capacity(void *ctx) {
+  worker_pool *p = ctx;
+  if (atomic_load(&p->stopping))
+    return 0;
+  pthread_mutex_lock(&p->lock);
+  int free_slots = p->cfg.concurrency - p->busy - p->ready_len;
+  pthread_mutex_unlock(&p->lock);
+  return free_slots > 0 ? free_slots : 0;
+}
+
+static void claimer_deliver(void *ctx, store_claim *claims, size_t n) {
+  worker_pool *p = ctx;
+  if (p->cfg.start) {
+    for (size_t i = 0; i < n; i++)
+      start_one(p, &claims[i]);
+  } else {
+    queue_ready(p, claims, n);
+  }
+  free(claims); /* the strings moved on with each claim */
+}
+
+static void claimer_cancelled(void *ctx, int64_t id) {
+  worker_pool *p = ctx;
+  pthread_mutex_lock(&p->lock);
+  for (worker_exec *x = p->inflight; x; x = x->next)
+    if (x->claim->id == id)
+      atomic_store(&x->cancel_requested, true);
+  pthread_mutex_unlock(&p->lock);
+}
+
 cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
   *out = NULL;
   if (!cfg->store || !cfg->run == !cfg->start)
@@ -675,6 +713,13 @@ cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
     worker_pool_stop(p);
     return CF_E_NOMEM;
   }
+  store_claimer cl = {.owner = p->owner,
+                      .lease_ms = p->cfg.lease_ms,
+                      .capacity = claimer_capacity,
+                      .deliver = claimer_deliver,
+                      .cancelled = claimer_cancelled,
+                      .ctx = p};
+  store_set_claimer(p->cfg.store, &cl);
   *out = p;
   return CF_OK;
 }
@@ -726,6 +771,8 @@ void worker_pool_stop(worker_pool *p) {
   if (!p)
     return;
   atomic_store(&p->stopping, true);
+  /* No more hand-overs from the store's writer (waits for one in progress). */
+  store_set_claimer(p->cfg.store, NULL);
   pthread_mutex_lock(&p->lock);
   pthread_cond_broadcast(&p->ready_cv);
   pthread_cond_broadcast(&p->slot_cv);
