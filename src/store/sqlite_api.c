@@ -161,6 +161,12 @@ static cf_err insert(void *impl, write_one *w, int64_t *id) {
   return rc;
 }
 
+/* An UPDATE of one object: CF_E_NOT_FOUND when it changed no row. */
+static cf_err update(void *impl, write_one *w) {
+  cf_err rc = write_stmt(impl, w, false);
+  return rc ? rc : w->changes ? CF_OK : CF_E_NOT_FOUND;
+}
+
 static cf_err int_fill(sqlite3_stmt *st, void *item) {
   *(int64_t *)item = sqlite3_column_int64(st, 0);
   return CF_OK;
@@ -235,8 +241,7 @@ cf_err sq_workflow_webhook_set(void *impl, int64_t org_id, int64_t id, const uns
                  NARGS(a),
                  0,
                  0};
-  cf_err rc = write_stmt(impl, &w, false);
-  return rc ? rc : w.changes ? CF_OK : CF_E_NOT_FOUND;
+  return update(impl, &w);
 }
 
 cf_err sq_workflow_by_webhook(void *impl, const unsigned char *hash, store_workflow *out) {
@@ -453,8 +458,7 @@ cf_err sq_token_revoke(void *impl, int64_t org_id, int64_t id, int64_t user_id, 
                  NARGS(a),
                  0,
                  0};
-  cf_err rc = write_stmt(impl, &w, false);
-  return rc ? rc : w.changes ? CF_OK : CF_E_NOT_FOUND;
+  return update(impl, &w);
 }
 
 typedef struct async_touch {
