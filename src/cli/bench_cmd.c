@@ -129,13 +129,10 @@ static int bench_queue(int argc, char **argv) {
       return 2;
     }
   }
-  char tmpdir[128], path[256];
+  char tmpdir[256], path[300];
   bool own_db = !db_path;
   if (own_db) {
-    /* A fresh private directory, named by process and time. */
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/cronflow-bench-%d-%lld", (int)getpid(),
-             (long long)mono_us());
-    if (mkdir(tmpdir, 0700) != 0) {
+    if (cli_make_temp_dir("cronflow-bench", tmpdir, sizeof tmpdir) != 0) {
       fprintf(stderr, "cronflow: cannot make a temporary directory: %s\n", strerror(errno));
       return 1;
     }

@@ -170,12 +170,12 @@ int cli_bench_engine(int argc, char **argv) {
       return 2;
     }
   }
-  char dir[] = "/tmp/cronflow-bench-engine-XXXXXX";
-  if (!mkdtemp(dir)) {
-    perror("cronflow: mkdtemp");
+  char dir[256];
+  if (cli_make_temp_dir("cronflow-bench-engine", dir, sizeof dir) != 0) {
+    perror("cronflow: cannot make a temporary directory");
     return 1;
   }
-  char path[128];
+  char path[300];
   snprintf(path, sizeof path, "%s/bench.db", dir);
   store *s;
   int rc = cli_open_store(path, true, &s);
@@ -225,8 +225,8 @@ int cli_bench_engine(int argc, char **argv) {
   worker_pool_stop(pool);
   engine_free(eng);
   store_close(s);
-  char cmd[160];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   if (system(cmd) != 0)
     fprintf(stderr, "cronflow: could not remove %s\n", dir);
   if (rc)

@@ -51,6 +51,10 @@ int cli_master_key(store *s, const char *db_path, const char *key_file);
  * read_only}} in the default organization. Returns an exit status. */
 int cli_load_credentials(store *s, const char *file);
 
+/* Makes a new private directory (mode 0700) under $TMPDIR or /tmp whose
+ * name starts with prefix; its path in out. 0, or -1 with errno. */
+int cli_make_temp_dir(const char *prefix, char *out, size_t cap);
+
 /* cronflow tz list|show ... */
 int cli_tz(int argc, char **argv);
 

@@ -258,13 +258,11 @@ int cli_run(int argc, char **argv) {
     json_decref(input);
     return rc;
   }
-  char dir[64] = "";
+  char dir[256] = "";
   char path[512];
   bool temporary = !db_path;
   if (!db_path) {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/cronflow-run-XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
+    if (cli_make_temp_dir("cronflow-run", dir, sizeof dir) != 0) {
       fprintf(stderr, "cronflow: cannot create a temporary directory: %s\n", strerror(errno));
       free(text);
       flow_free(f);

@@ -222,8 +222,9 @@ static cf_err lex_string(parser *p, token *t) {
     }
     free(out);
     if (e > 32 && e < 127)
-      return fail(p, i, "unknown escape \\%c (use \\n \\t \\r \\\" \\' \\\\ or \\uXXXX)", e);
-    return fail(p, i, "a backslash must start an escape such as \\n or \\uXXXX");
+      return fail(p, i,
+                  "unknown escape \\%c (use \\n \\t \\r \\\" \\' \\\\ or \\u and 4 hex digits)", e);
+    return fail(p, i, "a backslash must start an escape such as \\n or \\u00e9");
   }
   t->kind = T_STRING;
   t->s = out;
