@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,7 +234,7 @@ static cf_err open_conn(sqlite_store *s, bool writer, conn **out, char *err, siz
     if (rc == SQLITE_OK)
       rc = sqlite3_exec(c->db,
                         "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                        "PRAGMA wal_autocheckpoint=0;",
+                        "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-32768;",
                         NULL, NULL, NULL);
   }
   if (rc == SQLITE_OK && !writer)
@@ -542,18 +543,29 @@ static cf_err sync_wal(sqlite_store *s) {
   return CF_OK;
 }
 
+/* The writer's WAL hook: after each commit, how many frames the WAL holds
+ * (SQLite counts from the top again once a checkpoint let it restart). */
+static int on_wal_commit(void *ctx, sqlite3 *db, const char *name, int frames) {
+  (void)db;
+  (void)name;
+  atomic_store(&((sqlite_store *)ctx)->wal_frames, frames);
+  return SQLITE_OK;
+}
+
 /*
  * Checkpoints (copying the WAL into the database file, with its own fsync)
  * run here, on a connection of the syncer's, not inside the writer's
  * commits (the writer has wal_autocheckpoint=0): PASSIVE, so neither the
- * writer nor readers wait for it. Done once the WAL has grown past about
- * 4 MB of frames since the last one.
+ * writer nor readers wait for it. Due once the WAL holds CHECKPOINT_FRAMES
+ * frames (about 4 MB), as the writer's WAL hook counts them: a full
+ * checkpoint lets the next commit start the WAL from the top, so each
+ * checkpoint copies about the same small amount, however long the process
+ * runs.
  */
+#define CHECKPOINT_FRAMES 256
+
 static void checkpoint_if_due(sqlite_store *s) {
-  if (s->wal_fd < 0)
-    return;
-  struct stat st;
-  if (fstat(s->wal_fd, &st) != 0 || st.st_size < s->checkpoint_at)
+  if (s->wal_fd < 0 || atomic_load(&s->wal_frames) < CHECKPOINT_FRAMES)
     return;
   if (!s->checkpointer &&
       sqlite3_open_v2(s->path, &s->checkpointer, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
@@ -563,10 +575,9 @@ static void checkpoint_if_due(sqlite_store *s) {
     return;
   }
   int log = 0, done = 0;
-  int rc = sqlite3_wal_checkpoint_v2(s->checkpointer, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-  /* The file keeps its size when SQLite restarts it from the top; check
-   * again only after it has grown by as much once more. */
-  s->checkpoint_at = st.st_size + (rc == SQLITE_OK && done == log ? 4 << 20 : 1 << 20);
+  (void)sqlite3_wal_checkpoint_v2(s->checkpointer, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  /* Until the writer's next commit says otherwise. */
+  atomic_store(&s->wal_frames, 0);
 }
 
 static void *syncer_main(void *arg) {
@@ -857,7 +868,7 @@ static cf_err sq_open(const store_config *cfg, const char *location, void **impl
   pthread_cond_init(&s->done_cv, NULL);
   pthread_cond_init(&s->sync_cv, NULL);
   s->wal_fd = -1;
-  s->checkpoint_at = 4 << 20;
+  atomic_init(&s->wal_frames, 0);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -870,6 +881,7 @@ static cf_err sq_open(const store_config *cfg, const char *location, void **impl
     s->writer = *w;
     s->writer.writer_of = s;
     free(w);
+    sqlite3_wal_hook(s->writer.db, on_wal_commit, s);
     rc = read_version(&s->writer, &version);
     if (rc && err)
       snprintf(err, err_cap, "cannot read the database %s: %s", s->path,

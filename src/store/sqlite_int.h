@@ -12,6 +12,7 @@
 #define CF_STORE_SQLITE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <sys/types.h>
@@ -69,7 +70,7 @@ struct sqlite_store {
   job *sync_head, *sync_tail; /* committed, waiting for a sync */
   int wal_fd;                 /* our own descriptor on the -wal file */
   sqlite3 *checkpointer;      /* the syncer's connection for checkpoints */
-  off_t checkpoint_at;        /* WAL size that makes a checkpoint due */
+  _Atomic int wal_frames;     /* frames in the WAL after the writer's last commit */
   cf_err sync_failed;         /* once set, every later write fails with it */
   uint64_t work_seq;
   /* The local claimer (store_set_claimer), its owner copied; claimer_busy
