@@ -83,6 +83,12 @@ const action_def *action_find(const char *name);
 /* The registry as validator specs (static storage). */
 const flow_action_spec *actions_specs(size_t *count);
 
+/* Hands a prepared transfer to the call's HTTP client with `state` as the
+ * call's state. false when the client refuses it: the call is then
+ * completed with a retryable error, and the caller frees its state (which
+ * must not be used by `done`). */
+bool action_transfer_start(action_call *call, CURL *easy, http_done_fn done, void *state);
+
 /* Shared helpers for params. */
 /* A string param or NULL when absent; *bad set when present but not a string. */
 const char *action_param_string(const json_t *params, const char *key, bool *bad);

@@ -92,3 +92,12 @@ int64_t action_retry_after_ms(const char *value, int64_t dflt) {
 bool action_is_template(const json_t *v) {
   return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
 }
+
+bool action_transfer_start(action_call *call, CURL *easy, http_done_fn done, void *state) {
+  if (http_client_add(call->http, easy, done, state) != CF_OK) {
+    call->complete(call, NULL, "cannot start the transfer", true);
+    return false;
+  }
+  call->state = state;
+  return true;
+}

@@ -715,12 +715,8 @@ static void start(action_call *call) {
     call->complete(call, NULL, copy, false);
     return;
   }
-  if (http_client_add(call->http, st->easy, on_done, st) != CF_OK) {
+  if (!action_transfer_start(call, st->easy, on_done, st))
     state_free(st);
-    call->complete(call, NULL, "cannot start the transfer", true);
-    return;
-  }
-  call->state = st;
 }
 
 static void cancel(action_call *call) {

@@ -1807,13 +1807,19 @@ static json_t *load_checkpoints(worker_exec *x) {
   return map;
 }
 
+/* An execution the engine could not even take on: failed, so the worker
+ * retries it later. */
+static void refuse_for_memory(worker_exec *x) {
+  worker_result wr = {.outcome = WORKER_FAILED};
+  snprintf(wr.error, sizeof wr.error, "out of memory");
+  worker_exec_done(x, &wr);
+}
+
 static void exec_begin(engine_loop *l, worker_exec *x) {
   const store_claim *c = worker_exec_claim(x);
   exec_run *r = calloc(1, sizeof *r);
   if (!r) {
-    worker_result wr = {.outcome = WORKER_FAILED};
-    snprintf(wr.error, sizeof wr.error, "out of memory");
-    worker_exec_done(x, &wr);
+    refuse_for_memory(x);
     return;
   }
   r->loop = l;
@@ -1925,9 +1931,7 @@ void engine_start(void *ctx, worker_exec *x) {
   engine_loop *l = &e->loops[k % (unsigned)e->nloops];
   inbox_item *it = calloc(1, sizeof *it);
   if (!it) {
-    worker_result wr = {.outcome = WORKER_FAILED};
-    snprintf(wr.error, sizeof wr.error, "out of memory");
-    worker_exec_done(x, &wr);
+    refuse_for_memory(x);
     return;
   }
   it->kind = IN_EXEC;

@@ -1405,28 +1405,36 @@ static cf_err sq_exec_prune(void *impl, int64_t before, int limit, int64_t *dele
  * `key` as ?1 when it is not 0, then calls row(st, ctx) for every row until
  * it returns an error. Returns that error, a database error, or CF_OK.
  */
-static cf_err read_rows(sqlite_store *s, enum stmt_id id, int64_t key,
-                        cf_err (*row)(sqlite3_stmt *st, void *ctx), void *ctx) {
+/* See sqlite_int.h. */
+cf_err sq_run_read(sqlite_store *s, const read_one *r) {
   conn *c;
   cf_err rc = sq_reader_get(s, &c);
   if (rc)
     return rc;
-  sqlite3_stmt *st = stmt(c, id);
+  sqlite3_stmt *st = sq_stmt(c, r->slot, r->sql);
   if (!st) {
     rc = sq_map_rc(sqlite3_extended_errcode(c->db));
     sq_reader_put(s, c);
     return rc;
   }
-  if (key)
-    sqlite3_bind_int64(st, 1, key);
+  if (r->bind)
+    r->bind(st, r->ctx);
+  else if (r->key)
+    sqlite3_bind_int64(st, 1, r->key);
   int step = SQLITE_DONE;
   while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
-    rc = row(st, ctx);
+    rc = r->row(st, r->ctx);
   if (!rc && step != SQLITE_DONE)
     rc = sq_map_rc(sqlite3_extended_errcode(c->db));
   sq_done_with(st);
   sq_reader_put(s, c);
   return rc;
+}
+
+static cf_err read_rows(sqlite_store *s, enum stmt_id id, int64_t key,
+                        cf_err (*row)(sqlite3_stmt *st, void *ctx), void *ctx) {
+  read_one r = {.slot = id, .sql = sql_text[id], .row = row, .ctx = ctx, .key = key};
+  return sq_run_read(s, &r);
 }
 
 /* Makes room for one more element in a growing array. */

@@ -112,7 +112,7 @@ static cf_err rows_row(sqlite3_stmt *st, void *ctx) {
 static cf_err query(void *impl, int slot, const char *sql, const arg *a, int n, rows *r) {
   r->args = a;
   r->nargs = n;
-  read_one q = {slot, sql, rows_bind, rows_row, r};
+  read_one q = {slot, sql, rows_bind, rows_row, r, 0};
   return sq_run_read(impl, &q);
 }
 

@@ -158,7 +158,10 @@ cf_err sq_cred_list(void *impl, int64_t org_id, const char *name, store_cred_row
                 "SELECT name, type, fields_set, read_only, created_at, updated_at, nonce, "
                 "ciphertext FROM credentials WHERE org_id = ?1 AND (?2 IS NULL OR name = ?2) "
                 "ORDER BY name",
-                list_bind, cred_row, &l};
+                list_bind,
+                cred_row,
+                &l,
+                0};
   cf_err rc = sq_run_read(impl, &r);
   if (rc) {
     store_cred_rows_free(l.items, l.count);
@@ -251,7 +254,10 @@ cf_err sq_email_template_list(void *impl, int64_t org_id, const char *name,
                 "SELECT name, subject, text_body, html_body, created_at, updated_at "
                 "FROM email_templates WHERE org_id = ?1 AND (?2 IS NULL OR name = ?2) "
                 "ORDER BY name",
-                list_bind, tpl_row, &l};
+                list_bind,
+                tpl_row,
+                &l,
+                0};
   cf_err rc = sq_run_read(impl, &r);
   if (rc) {
     store_email_templates_free(l.items, l.count);
@@ -363,7 +369,10 @@ cf_err sq_email_log_list(void *impl, int64_t org_id, int64_t execution_id, int64
                 "subject, message_id, smtp_response, error, at FROM email_log "
                 "WHERE org_id = ?1 AND (?2 = 0 OR execution_id = ?2) AND (?3 = 0 OR id < ?3) "
                 "ORDER BY id DESC LIMIT ?4",
-                mail_bind, mail_row, &m};
+                mail_bind,
+                mail_row,
+                &m,
+                0};
   cf_err rc = sq_run_read(impl, &r);
   if (rc) {
     store_email_logs_free(m.items, m.count);

@@ -143,29 +143,6 @@ cf_err sq_workflow_delete(void *impl, int64_t org_id, int64_t id, int64_t now) {
   return sq_write_job(impl, wf_delete_fn, &a, false);
 }
 
-/* See sqlite_int.h. */
-cf_err sq_run_read(sqlite_store *s, const read_one *r) {
-  conn *c;
-  cf_err rc = sq_reader_get(s, &c);
-  if (rc)
-    return rc;
-  sqlite3_stmt *st = sq_stmt(c, r->slot, r->sql);
-  if (!st) {
-    rc = sq_map_rc(sqlite3_extended_errcode(c->db));
-    sq_reader_put(s, c);
-    return rc;
-  }
-  r->bind(st, r->ctx);
-  int step = SQLITE_DONE;
-  while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW)
-    rc = r->row(st, r->ctx);
-  if (!rc && step != SQLITE_DONE)
-    rc = sq_map_rc(sqlite3_extended_errcode(c->db));
-  sq_done_with(st);
-  sq_reader_put(s, c);
-  return rc;
-}
-
 typedef struct wf_get_ctx {
   int64_t org_id, id;
   store_workflow *out;
@@ -203,7 +180,10 @@ cf_err sq_workflow_get(void *impl, int64_t org_id, int64_t id, store_workflow *o
   read_one r = {ST_WF_GET,
                 "SELECT " SQ_WORKFLOW_COLUMNS " FROM workflows "
                 "WHERE id = ?1 AND org_id = ?2 AND deleted_at IS NULL",
-                wf_get_bind, wf_get_row, &g};
+                wf_get_bind,
+                wf_get_row,
+                &g,
+                0};
   cf_err rc = sq_run_read(impl, &r);
   if (!rc && !g.found)
     rc = CF_E_NOT_FOUND;
@@ -239,7 +219,10 @@ cf_err sq_workflow_version_get(void *impl, int64_t workflow_id, int32_t version,
                 "SELECT v.version, v.definition FROM workflow_versions v JOIN workflows w "
                 "ON w.id = v.workflow_id WHERE v.workflow_id = ?1 AND v.version = "
                 "CASE WHEN ?2 > 0 THEN ?2 ELSE w.current_version END",
-                version_bind, version_row, &v};
+                version_bind,
+                version_row,
+                &v,
+                0};
   cf_err rc = sq_run_read(impl, &r);
   if (!rc && !v.definition)
     rc = CF_E_NOT_FOUND;
@@ -336,7 +319,10 @@ cf_err sq_log_list(void *impl, int64_t execution_id, store_log **out, size_t *co
   read_one q = {ST_LOG_LIST,
                 "SELECT id, node_id, level, message, at FROM execution_logs "
                 "WHERE execution_id = ?1 ORDER BY id",
-                log_bind, log_row, &r};
+                log_bind,
+                log_row,
+                &r,
+                0};
   cf_err rc = sq_run_read(impl, &q);
   if (rc) {
     store_logs_free(r.items, r.count);

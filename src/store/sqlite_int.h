@@ -129,14 +129,16 @@ void sq_async_ignore(void *ctx, cf_err result);
 cf_err sq_reader_get(sqlite_store *s, conn **out);
 void sq_reader_put(sqlite_store *s, conn *c);
 
-/* One prepared read on a pooled connection: bind(st, ctx), then row() for
- * each row until it returns an error (sqlite_defs.c). */
+/* One prepared read on a pooled connection: bind(st, ctx) — or, without
+ * bind, `key` as ?1 when it is not 0 — then row() for each row until it
+ * returns an error. The one reader of the backend's files. */
 typedef struct read_one {
   int slot;
   const char *sql;
   void (*bind)(sqlite3_stmt *st, const void *ctx);
   cf_err (*row)(sqlite3_stmt *st, void *ctx);
   void *ctx;
+  int64_t key;
 } read_one;
 cf_err sq_run_read(sqlite_store *s, const read_one *r);
 

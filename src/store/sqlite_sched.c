@@ -286,7 +286,7 @@ static cf_err schedule_row(sqlite3_stmt *st, void *ctx) {
 
 static cf_err read_schedules(sqlite_store *s, int slot, const char *sql, schedule_rows *r,
                              store_schedule **out, size_t *count) {
-  read_one q = {slot, sql, schedule_bind, schedule_row, r};
+  read_one q = {slot, sql, schedule_bind, schedule_row, r, 0};
   cf_err rc = sq_run_read(s, &q);
   if (rc) {
     store_schedules_free(r->items, r->count);
@@ -344,11 +344,6 @@ cf_err sq_sched_changed(void *impl, int64_t since, int limit, store_schedule **o
                         &r, out, count);
 }
 
-static void no_bind(sqlite3_stmt *st, const void *ctx) {
-  (void)st;
-  (void)ctx;
-}
-
 static cf_err seq_row(sqlite3_stmt *st, void *ctx) {
   *(int64_t *)ctx = sqlite3_column_int64(st, 0);
   return CF_OK;
@@ -356,8 +351,8 @@ static cf_err seq_row(sqlite3_stmt *st, void *ctx) {
 
 cf_err sq_sched_change_seq(void *impl, int64_t *seq) {
   *seq = 0;
-  read_one q = {ST_SC_SEQ, "SELECT coalesce(max(change_seq), 0) FROM schedules", no_bind, seq_row,
-                seq};
+  read_one q = {ST_SC_SEQ, "SELECT coalesce(max(change_seq), 0) FROM schedules", NULL, seq_row, seq,
+                0};
   return sq_run_read(impl, &q);
 }
 
@@ -397,7 +392,10 @@ cf_err sq_sched_ticks(void *impl, int64_t schedule_id, int64_t before_id, int li
                 "SELECT id, schedule_id, coalesce(scheduled_at, 0), outcome, "
                 "coalesce(execution_id, 0), detail, recorded_at FROM ticks "
                 "WHERE schedule_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
-                tick_bind, tick_row, &r};
+                tick_bind,
+                tick_row,
+                &r,
+                0};
   cf_err rc = sq_run_read(impl, &q);
   if (rc) {
     store_ticks_free(r.items, r.count);
