@@ -362,10 +362,12 @@ static void run_batch(sqlite_store *s, job *batch, const store_claimer *cl, clai
   }
   if (rc)
     return;
-  bool woke = false;
+  /* New due work, or a slot of the local pool freed by an outcome: claim
+   * for the pool now, in this transaction. */
+  bool claim = false;
   for (job *j = batch; j; j = j->next)
-    woke |= j->wakes && j->result == CF_OK;
-  if (cl && woke)
+    claim |= (j->wakes || j->frees) && j->result == CF_OK;
+  if (cl && claim)
     claim_locally(s, cl, local);
   cf_err commit = run(c, ST_COMMIT);
   if (commit) {
@@ -748,6 +750,8 @@ static cf_err too_new(const char *path, int version, char *err, size_t err_cap) 
   return CF_E_STORE_TOO_NEW;
 }
 
+static cf_err migrate_pending(conn *c, migrate_args *a);
+
 static cf_err migrate_fn(sqlite_store *s, conn *c, void *arg) {
   migrate_args *a = arg;
   if (sqlite3_exec(c->db,
@@ -764,9 +768,32 @@ static cf_err migrate_fn(sqlite_store *s, conn *c, void *arg) {
     return rc;
   if (a->version > latest_version())
     return too_new(s->path, a->version, a->err, a->err_cap);
+  /* Foreign keys are off while migrations run, so that a migration can
+   * rebuild a table (create, copy, drop, rename) without the drop deleting
+   * the rows that point at it; every reference is checked before each
+   * commit instead. (The pragma cannot change inside a transaction.) */
+  if (a->version < latest_version())
+    (void)sqlite3_exec(c->db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL);
+  rc = migrate_pending(c, a);
+  (void)sqlite3_exec(c->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+  return rc;
+}
+
+/* A row of PRAGMA foreign_key_check: a reference with nothing behind it. */
+static int dangling_row(void *ctx, int ncols, char **vals, char **names) {
+  (void)names;
+  char *out = ctx;
+  if (!out[0])
+    snprintf(out, 200, "table %s row %s refers to a missing row of %s",
+             ncols > 0 && vals[0] ? vals[0] : "?", ncols > 1 && vals[1] ? vals[1] : "?",
+             ncols > 2 && vals[2] ? vals[2] : "?");
+  return 0;
+}
+
+static cf_err migrate_pending(conn *c, migrate_args *a) {
   for (int v = a->version + 1; v <= latest_version(); v++) {
     const embedded_file *m = &sqlite_migrations[v - 1];
-    char *msg = NULL;
+    char *msg = NULL, dangling[200] = "";
     int src = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
     /* Another process may have applied it since we looked: look again
      * under the write lock. */
@@ -780,6 +807,12 @@ static cf_err migrate_fn(sqlite_store *s, conn *c, void *arg) {
     }
     if (src == SQLITE_OK)
       src = sqlite3_exec(c->db, (const char *)m->data, NULL, NULL, &msg);
+    if (src == SQLITE_OK)
+      src = sqlite3_exec(c->db, "PRAGMA foreign_key_check", dangling_row, dangling, &msg);
+    if (src == SQLITE_OK && dangling[0]) {
+      msg = sqlite3_mprintf("%s", dangling);
+      src = SQLITE_CONSTRAINT_FOREIGNKEY;
+    }
     if (src == SQLITE_OK) {
       char record[512];
       snprintf(record, sizeof record,
@@ -1325,6 +1358,7 @@ static cf_err queue_lease_async(sqlite_store *s, cf_err (*fn)(sqlite_store *, co
                .arg = &x->a,
                .wakes = wakes,
                .one_write = true,
+               .frees = true,
                .done_fn = done ? done : sq_async_ignore,
                .done_ctx = ctx};
   return sq_submit_async(s, &x->j);
@@ -1365,8 +1399,12 @@ static cf_err sq_step_save_async(void *impl, int64_t execution_id, int64_t token
   x->step.output = sq_arena_copy(&ar, step->output);
   x->step.error = sq_arena_copy(&ar, step->error);
   x->a = (step_args){execution_id, token, &x->step};
-  x->j = (job){
-      .fn = step_save_fn, .arg = &x->a, .done_fn = done ? done : sq_async_ignore, .done_ctx = ctx};
+  /* One INSERT ... ON CONFLICT: atomic as a statement, no savepoint. */
+  x->j = (job){.fn = step_save_fn,
+               .arg = &x->a,
+               .one_write = true,
+               .done_fn = done ? done : sq_async_ignore,
+               .done_ctx = ctx};
   return sq_submit_async(impl, &x->j);
 }
 

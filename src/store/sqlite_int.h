@@ -46,6 +46,7 @@ typedef struct job {
   bool wakes;            /* may make work claimable: wake waiting workers */
   bool volatile_ok;      /* a lease-only write: need not be fsynced (see run_batch) */
   bool one_write;        /* changes rows with one statement: needs no savepoint */
+  bool frees;            /* an execution's outcome: a local worker slot is free */
   store_done_fn done_fn; /* asynchronous: called after the commit, then freed */
   void *done_ctx;
   bool done;

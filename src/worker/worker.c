@@ -79,6 +79,12 @@ struct worker_pool {
   int store_users;          /* runner calls into the store in progress */
   bool heartbeat_stop;
   uint64_t async_rng; /* the dispatcher's, for asynchronous runners */
+  /* Asynchronous runners with the store's local claimer: slots freed by an
+   * outcome are refilled by the outcome's own commit, so the dispatcher
+   * claims only when its poll comes round, when a slot was freed without
+   * an outcome write (claim_now), or while it finds a backlog. */
+  bool local_claims;
+  bool claim_now;
 };
 
 int64_t worker_now_ms(void) {
@@ -265,8 +271,13 @@ static void on_outcome_written(void *ctx, cf_err rc) {
   pthread_mutex_unlock(&p->lock);
 }
 
-/* Hands an outcome to the store; the runner does not wait for the commit. */
-static void record_outcome(worker_pool *p, const store_claim *c, worker_result *r, uint64_t *rng) {
+/* Hands an outcome to the store; the runner does not wait for the commit.
+ * With `slot`, an asynchronous runner's slot is freed once the outcome is
+ * tracked (true returned), before its write is queued: the batch that
+ * commits the outcome then claims new work for that slot in the same
+ * transaction (the store's local claimer). */
+static bool record_outcome(worker_pool *p, const store_claim *c, worker_result *r, uint64_t *rng,
+                           bool slot) {
   if (r->outcome == WORKER_INTERRUPTED) {
     /* Shutdown past grace: give it back so another worker resumes it. */
     cf_err rc = store_exec_release(p->cfg.store, c->id, c->lease_token, worker_now_ms());
@@ -275,7 +286,7 @@ static void record_outcome(worker_pool *p, const store_claim *c, worker_result *
               "cronflow worker: execution %lld: cannot give it back (%s); its lease will "
               "expire and another worker will run it\n",
               (long long)c->id, cf_strerror(rc));
-    return;
+    return false;
   }
   finishing *f = calloc(1, sizeof *f);
   if (!f) {
@@ -283,7 +294,7 @@ static void record_outcome(worker_pool *p, const store_claim *c, worker_result *
             "cronflow worker: execution %lld: out of memory recording its outcome; it "
             "will run again when its lease expires\n",
             (long long)c->id);
-    return;
+    return false;
   }
   f->pool = p;
   f->id = c->id;
@@ -304,8 +315,15 @@ static void record_outcome(worker_pool *p, const store_claim *c, worker_result *
   if (p->finishing)
     p->finishing->prev = f;
   p->finishing = f;
+  if (slot) {
+    /* Tracked in `finishing` from here on, so the pool cannot look idle
+     * to worker_pool_stop while the write is on its way. */
+    p->busy--;
+    pthread_cond_signal(&p->slot_cv);
+  }
   send_outcome(p, f);
   pthread_mutex_unlock(&p->lock);
+  return slot;
 }
 
 /* False (and the outcome recorded) when the execution's workers died too
@@ -319,7 +337,7 @@ static bool may_run(worker_pool *p, const store_claim *c, uint64_t *rng) {
            "the worker running this execution stopped %d times without finishing it; "
            "giving up",
            c->resumes);
-  record_outcome(p, c, &r, rng);
+  (void)record_outcome(p, c, &r, rng, false);
   return false;
 }
 
@@ -345,15 +363,18 @@ static void inflight_remove(worker_pool *p, worker_exec *x) {
   pthread_mutex_unlock(&p->lock);
 }
 
-/* The end of a run: the outcome goes to the store unless the lease is gone. */
-static void conclude(worker_pool *p, worker_exec *x, worker_result *r, uint64_t *rng) {
+/* The end of a run: the outcome goes to the store unless the lease is gone.
+ * True when the run's slot was freed on the way (see record_outcome). */
+static bool conclude(worker_pool *p, worker_exec *x, worker_result *r, uint64_t *rng, bool slot) {
   inflight_remove(p, x);
+  bool freed = false;
   if (!atomic_load(&x->lease_lost) && store_enter(p)) {
-    record_outcome(p, x->claim, r, rng);
+    freed = record_outcome(p, x->claim, r, rng, slot);
     store_leave(p);
   }
   free(r->result);
   r->result = NULL;
+  return freed;
 }
 
 static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
@@ -365,7 +386,7 @@ static void run_one(worker_pool *p, const store_claim *c, uint64_t *rng) {
   worker_result r = {.outcome = WORKER_FAILED_FINAL};
   inflight_add(p, &x);
   p->cfg.run(p->cfg.run_ctx, &x, &r);
-  conclude(p, &x, &r, rng);
+  (void)conclude(p, &x, &r, rng, false);
 }
 
 /* Asynchronous runners: hands the claim (moved into the exec) to start. */
@@ -393,13 +414,17 @@ static void start_one(worker_pool *p, store_claim *c) {
 
 void worker_exec_done(worker_exec *x, worker_result *r) {
   worker_pool *p = x->pool;
-  conclude(p, x, r, &x->rng);
+  bool freed = conclude(p, x, r, &x->rng, true);
   free(x->owned.trigger_kind);
   free(x->owned.trigger_data);
   free(x);
   pthread_mutex_lock(&p->lock);
-  p->busy--;
-  pthread_cond_signal(&p->slot_cv);
+  if (!freed) {
+    /* No outcome write will claim for this slot: the dispatcher does. */
+    p->busy--;
+    p->claim_now = true;
+    pthread_cond_signal(&p->slot_cv);
+  }
   pthread_cond_broadcast(&p->changed);
   pthread_mutex_unlock(&p->lock);
 }
@@ -437,17 +462,32 @@ static void *dispatcher_main(void *arg) {
   worker_pool *p = arg;
   pthread_setname_np(pthread_self(), "cf-dispatch");
   store *s = p->cfg.store;
+  int64_t next_poll = 0; /* with local claims: when to look again anyway */
   while (!atomic_load(&p->stopping)) {
     pthread_mutex_lock(&p->lock);
     int free_slots = p->cfg.concurrency - p->busy - p->ready_len;
-    if (free_slots <= 0) {
+    int64_t wait_ms = 1000;
+    bool idle = free_slots <= 0;
+    if (!idle && p->local_claims && !p->claim_now) {
+      int64_t now = worker_now_ms();
+      idle = now < next_poll;
+      wait_ms = next_poll - now;
+    }
+    if (idle) {
       struct timespec until;
       clock_gettime(CLOCK_REALTIME, &until);
-      until.tv_sec += 1;
+      until.tv_sec += (time_t)(wait_ms / 1000);
+      until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+      if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+      }
       pthread_cond_timedwait(&p->slot_cv, &p->lock, &until);
       pthread_mutex_unlock(&p->lock);
       continue;
     }
+    p->claim_now = false;
+    bool local = p->local_claims;
     pthread_mutex_unlock(&p->lock);
     uint64_t seen = store_work_seq(s);
     store_claim *claims;
@@ -466,9 +506,14 @@ static void *dispatcher_main(void *arg) {
       int64_t wait = p->cfg.poll_ms, due;
       if (store_exec_next_due(s, &due) == CF_OK && due - now < wait)
         wait = due > now ? due - now : 1;
-      store_wait_work(s, seen, wait);
+      if (local)
+        next_poll = now + wait; /* this process's new work is claimed as it commits */
+      else
+        store_wait_work(s, seen, wait);
       continue;
     }
+    /* A full batch: more may be waiting, look again at once. */
+    next_poll = n < (size_t)want ? now + p->cfg.poll_ms : 0;
     if (p->cfg.start) {
       for (size_t i = 0; i < n; i++)
         start_one(p, &claims[i]);
@@ -720,6 +765,10 @@ cf_err worker_pool_start(const worker_config *cfg, worker_pool **out) {
                       .cancelled = claimer_cancelled,
                       .ctx = p};
   store_set_claimer(p->cfg.store, &cl);
+  pthread_mutex_lock(&p->lock);
+  p->local_claims = p->cfg.start != NULL;
+  pthread_cond_signal(&p->slot_cv);
+  pthread_mutex_unlock(&p->lock);
   *out = p;
   return CF_OK;
 }
