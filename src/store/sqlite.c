@@ -49,6 +49,8 @@ enum stmt_id {
   ST_RETRY,
   ST_RELEASE_EXEC,
   ST_RERUN,
+  ST_ATTEMPT_END,
+  ST_ATTEMPT_FINAL,
   ST_EXISTS,
   ST_STEP_SAVE,
   ST_PRUNE,
@@ -95,21 +97,42 @@ static const char *const sql_text[ST_COUNT] = {
         "?1), attempt_started_at = ?1, updated_at = ?1 "
         "WHERE id IN (SELECT id FROM executions WHERE status = 'queued' AND run_at <= ?1 "
         "ORDER BY priority DESC, run_at, id LIMIT ?4) RETURNING " CLAIM_COLUMNS,
-    /* The attempt's record is written by the executions_attempt_end trigger. */
+    /* The last attempt's record is the execution itself (lease_owner and
+     * attempt_started_at stay): see ST_ATTEMPT_LIST. */
     [ST_FINISH] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, finished_at = ?6, "
-                  "updated_at = ?6, lease_owner = NULL, lease_expires_at = NULL "
-                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+                  "updated_at = ?6, lease_expires_at = NULL "
+                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' "
+                  "RETURNING coalesce(schedule_id, 0)",
+    /* Retries, releases and re-runs first record the attempt that ended
+     * (ST_ATTEMPT_END, ST_ATTEMPT_FINAL), then clear attempt_started_at:
+     * no attempt is under way. */
     [ST_RETRY] =
         "UPDATE executions SET status = 'queued', run_at = ?3, error = ?4, updated_at = ?5, "
-        "lease_owner = NULL, lease_expires_at = NULL "
+        "lease_owner = NULL, lease_expires_at = NULL, attempt_started_at = NULL "
         "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
     [ST_RELEASE_EXEC] = "UPDATE executions SET status = 'queued', run_at = ?3, updated_at = ?3, "
-                        "attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL "
+                        "attempt = attempt - 1, lease_owner = NULL, lease_expires_at = NULL, "
+                        "attempt_started_at = NULL "
                         "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
     [ST_RERUN] = "UPDATE executions SET status = 'queued', run_at = ?2, updated_at = ?2, "
                  "finished_at = NULL, max_attempts = attempt + 1, resumes = 0, lease_owner = NULL, "
-                 "lease_expires_at = NULL "
+                 "lease_expires_at = NULL, attempt_started_at = NULL "
                  "WHERE id = ?1 AND status IN ('failed', 'timed_out', 'cancelled')",
+    /* A running attempt that ends without finishing the execution: ?3 is
+     * 'failed' (a retry follows after backoff ?5 - ?4) or 'released'. */
+    [ST_ATTEMPT_END] =
+        "INSERT OR REPLACE INTO execution_attempts (execution_id, attempt, lease_owner, "
+        "started_at, finished_at, status, error, backoff_ms) "
+        "SELECT id, attempt, lease_owner, coalesce(attempt_started_at, ?4), ?4, ?3, ?6, "
+        "CASE WHEN ?3 = 'failed' THEN max(?5 - ?4, 0) END "
+        "FROM executions WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+    /* A finished execution about to run again keeps its last attempt. */
+    [ST_ATTEMPT_FINAL] =
+        "INSERT OR REPLACE INTO execution_attempts (execution_id, attempt, lease_owner, "
+        "started_at, finished_at, status, error, backoff_ms) "
+        "SELECT id, attempt, lease_owner, attempt_started_at, coalesce(finished_at, updated_at), "
+        "status, error, NULL FROM executions WHERE id = ?1 AND attempt > 0 AND "
+        "attempt_started_at IS NOT NULL AND status NOT IN ('queued', 'running')",
     /* Fenced: writes nothing unless the lease is still held. */
     [ST_STEP_SAVE] = "INSERT INTO execution_steps (execution_id, node_id, iteration, "
                      "status, attempts, input, output, error, started_at, finished_at, seq) "
@@ -128,9 +151,25 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_NEXT_DUE] = "SELECT min(run_at) FROM executions WHERE status = 'queued'",
     [ST_PENDING] = "SELECT (SELECT count(*) FROM executions WHERE status = 'queued') + "
                    "(SELECT count(*) FROM executions WHERE status = 'running')",
-    [ST_ATTEMPT_LIST] = "SELECT attempt, lease_owner, status, error, started_at, "
-                        "coalesce(finished_at, 0), coalesce(backoff_ms, 0) "
-                        "FROM execution_attempts WHERE execution_id = ?1 ORDER BY attempt",
+    /* The attempts recorded as they ended, and the execution's last one,
+     * read from the execution once it has finished (attempt_started_at
+     * is set only when that attempt ran). A record of the same attempt
+     * stands unless it says 'released' (the attempt was given back and
+     * ran again under the same number); databases from before version 6
+     * hold a record of the last attempt too. */
+    [ST_ATTEMPT_LIST] =
+        "SELECT attempt, lease_owner, status, error, started_at, coalesce(finished_at, 0), "
+        "coalesce(backoff_ms, 0) FROM execution_attempts a WHERE execution_id = ?1 AND NOT "
+        "(status = 'released' AND EXISTS (SELECT 1 FROM executions e WHERE e.id = ?1 AND "
+        "e.attempt = a.attempt AND e.attempt_started_at IS NOT NULL AND "
+        "e.status NOT IN ('queued', 'running'))) "
+        "UNION ALL "
+        "SELECT attempt, lease_owner, status, error, attempt_started_at, "
+        "coalesce(finished_at, updated_at), 0 FROM executions e WHERE id = ?1 AND attempt > 0 "
+        "AND attempt_started_at IS NOT NULL AND status NOT IN ('queued', 'running') AND "
+        "NOT EXISTS (SELECT 1 FROM execution_attempts a WHERE a.execution_id = ?1 AND "
+        "a.attempt = e.attempt AND a.status <> 'released') "
+        "ORDER BY 1",
     [ST_STEP_LIST] = "SELECT node_id, iteration, status, attempts, input, output, error, "
                      "started_at, coalesce(finished_at, 0) FROM execution_steps "
                      "WHERE execution_id = ?1 ORDER BY seq, started_at, node_id, iteration",
@@ -364,7 +403,7 @@ static void run_batch(sqlite_store *s, job *batch, const store_claimer *cl, clai
     return;
   /* New due work, or a slot of the local pool freed by an outcome: claim
    * for the pool now, in this transaction. */
-  bool claim = false;
+  bool claim = s->released_work;
   for (job *j = batch; j; j = j->next)
     claim |= (j->wakes || j->frees) && j->result == CF_OK;
   if (cl && claim)
@@ -478,7 +517,8 @@ static void *writer_main(void *arg) {
      * the machine loses power before the next sync, those writes vanish
      * and the executions are queued again, which is what a lost worker
      * means anyway. Anything else waits for the syncer. */
-    bool wake = false, durable = false;
+    bool wake = s->released_work, durable = false;
+    s->released_work = false;
     for (job *j = batch; j; j = j->next) {
       wake |= j->wakes && j->result == CF_OK;
       durable |= !j->volatile_ok && j->result == CF_OK;
@@ -687,13 +727,6 @@ size_t sq_text_size(const char *text) {
 cf_err sq_write_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg,
                     bool wakes) {
   job j = {.fn = fn, .arg = arg, .wakes = wakes};
-  return submit(s, &j);
-}
-
-/* A write of one statement: it undoes itself on failure, no savepoint. */
-static cf_err single_job(sqlite_store *s, cf_err (*fn)(sqlite_store *, conn *, void *), void *arg,
-                         bool wakes) {
-  job j = {.fn = fn, .arg = arg, .wakes = wakes, .one_write = true};
   return submit(s, &j);
 }
 
@@ -1215,28 +1248,55 @@ static cf_err fenced(conn *c, sqlite3_stmt *st) {
 }
 
 static cf_err finish_fn(sqlite_store *s, conn *c, void *arg) {
-  (void)s;
   lease_args *a = arg;
   STMT_OR_FAIL(st, c, ST_FINISH);
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
-  sqlite3_bind_text(st, 3, store_exec_status_name(a->status), -1, SQLITE_STATIC);
+  const char *status = store_exec_status_name(a->status);
+  sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
   sq_bind_text_or_null(st, 4, a->error);
   sq_bind_text_or_null(st, 5, a->result);
   sqlite3_bind_int64(st, 6, a->now);
-  return fenced(c, st);
+  int step = sqlite3_step(st);
+  int64_t schedule_id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  if (step == SQLITE_ROW)
+    step = sqlite3_step(st);
+  cf_err rc = step == SQLITE_DONE ? CF_OK : sq_map_rc(sqlite3_extended_errcode(c->db));
+  bool changed = sqlite3_changes(c->db) > 0;
+  sq_done_with(st);
+  if (rc)
+    return rc;
+  if (!changed)
+    return CF_E_LEASE_LOST;
+  return schedule_id ? sq_schedule_exec_ended(s, c, schedule_id, status, a->now) : CF_OK;
+}
+
+/* Records the running attempt of a fenced execution as ended (see
+ * ST_ATTEMPT_END); the caller's UPDATE then moves the execution on. */
+static cf_err attempt_end(conn *c, const lease_args *a, const char *status, const char *error) {
+  STMT_OR_FAIL(st, c, ST_ATTEMPT_END);
+  sqlite3_bind_int64(st, 1, a->id);
+  sqlite3_bind_int64(st, 2, a->token);
+  sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, a->now);
+  sqlite3_bind_int64(st, 5, a->run_at);
+  sq_bind_text_or_null(st, 6, error);
+  return sq_step_done(c, st);
 }
 
 static cf_err sq_exec_finish(void *impl, int64_t id, int64_t token, store_exec_status status,
                              const char *error, const char *result, int64_t now) {
   lease_args a = {
       .id = id, .token = token, .now = now, .status = status, .error = error, .result = result};
-  return single_job(impl, finish_fn, &a, false);
+  return sq_write_job(impl, finish_fn, &a, false);
 }
 
 static cf_err retry_fn(sqlite_store *s, conn *c, void *arg) {
   (void)s;
   lease_args *a = arg;
+  cf_err rc = attempt_end(c, a, "failed", a->error);
+  if (rc)
+    return rc;
   STMT_OR_FAIL(st, c, ST_RETRY);
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
@@ -1249,12 +1309,15 @@ static cf_err retry_fn(sqlite_store *s, conn *c, void *arg) {
 static cf_err sq_exec_retry(void *impl, int64_t id, int64_t token, const char *error,
                             int64_t run_at, int64_t now) {
   lease_args a = {.id = id, .token = token, .now = now, .run_at = run_at, .error = error};
-  return single_job(impl, retry_fn, &a, true);
+  return sq_write_job(impl, retry_fn, &a, true);
 }
 
 static cf_err release_fn(sqlite_store *s, conn *c, void *arg) {
   (void)s;
   lease_args *a = arg;
+  cf_err rc = attempt_end(c, a, "released", NULL);
+  if (rc)
+    return rc;
   STMT_OR_FAIL(st, c, ST_RELEASE_EXEC);
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
@@ -1264,7 +1327,7 @@ static cf_err release_fn(sqlite_store *s, conn *c, void *arg) {
 
 static cf_err sq_exec_release(void *impl, int64_t id, int64_t token, int64_t now) {
   lease_args a = {.id = id, .token = token, .now = now};
-  return single_job(impl, release_fn, &a, true);
+  return sq_write_job(impl, release_fn, &a, true);
 }
 
 typedef struct rerun_args {
@@ -1274,10 +1337,15 @@ typedef struct rerun_args {
 static cf_err rerun_fn(sqlite_store *s, conn *c, void *arg) {
   (void)s;
   rerun_args *a = arg;
+  STMT_OR_FAIL(fin, c, ST_ATTEMPT_FINAL);
+  sqlite3_bind_int64(fin, 1, a->id);
+  cf_err rc = sq_step_done(c, fin);
+  if (rc)
+    return rc;
   STMT_OR_FAIL(st, c, ST_RERUN);
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->now);
-  cf_err rc = sq_step_done(c, st);
+  rc = sq_step_done(c, st);
   if (rc || sqlite3_changes(c->db) > 0)
     return rc;
   STMT_OR_FAIL(ex, c, ST_EXISTS);
@@ -1352,12 +1420,11 @@ static cf_err queue_lease_async(sqlite_store *s, cf_err (*fn)(sqlite_store *, co
   x->a = *args;
   x->a.error = sq_arena_copy(&ar, args->error);
   x->a.result = sq_arena_copy(&ar, args->result);
-  /* finish_fn and retry_fn are one UPDATE each (with its trigger): atomic
-   * as a statement, no savepoint needed. */
+  /* A retry records the attempt too, and a finish of a schedule's
+   * execution counts it: more than one statement, so under a savepoint. */
   x->j = (job){.fn = fn,
                .arg = &x->a,
                .wakes = wakes,
-               .one_write = true,
                .frees = true,
                .done_fn = done ? done : sq_async_ignore,
                .done_ctx = ctx};

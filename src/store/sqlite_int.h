@@ -85,6 +85,9 @@ struct sqlite_store {
   int64_t *cancels;
   size_t n_cancels, cap_cancels;
   int64_t step_seq; /* the last execution_steps.seq given (writer thread only) */
+  /* The batch in progress made a held execution due (writer thread only):
+   * claim and wake as for an enqueue. */
+  bool released_work;
   pthread_mutex_t pool_lock;
   conn *idle[POOL_MAX];
   size_t nidle;
@@ -208,6 +211,12 @@ cf_err sq_exec_rerun(void *impl, int64_t org_id, int64_t id, int64_t now, int64_
 /* On the writer's connection: notes that running execution `id` was asked
  * to cancel in the transaction in progress. */
 void sq_note_cancel(conn *c, int64_t id);
+
+/* An execution of schedule `schedule_id` reached final `status` at `now`:
+ * counts it in the schedule's counters and lets the oldest execution held
+ * behind it (queue_one) run. Part of the caller's transaction. */
+cf_err sq_schedule_exec_ended(sqlite_store *s, conn *c, int64_t schedule_id, const char *status,
+                              int64_t now);
 
 /* Operations of sqlite_defs.c, in the backend's table (store_int.h). */
 cf_err sq_workflow_create(void *impl, int64_t org_id, const char *name, const char *description,

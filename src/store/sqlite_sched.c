@@ -40,6 +40,8 @@ enum {
   ST_CANCEL_QUEUED,
   ST_CANCEL_RUNNING,
   ST_CANCEL_EXISTS,
+  ST_EXEC_COUNT,
+  ST_EXEC_RELEASE_HELD,
   ST_SCHED_END
 };
 _Static_assert((int)ST_SCHED_END <= (int)SQ_SLOT_API, "statement slots overlap");
@@ -435,20 +437,53 @@ cf_err sq_sched_ticks_prune(void *impl, int64_t before, int limit, int64_t *dele
   return rc;
 }
 
+/* ------------------------------------------------------------ ends */
+
+cf_err sq_schedule_exec_ended(sqlite_store *s, conn *c, int64_t schedule_id, const char *status,
+                              int64_t now) {
+  SQ_STMT_OR_FAIL(count, c, ST_EXEC_COUNT,
+                  "UPDATE schedules SET succeeded_runs = succeeded_runs + (?2 = 'succeeded'), "
+                  "failed_runs = failed_runs + (?2 = 'failed' OR ?2 = 'timed_out'), "
+                  "last_status = ?2 WHERE id = ?1");
+  sqlite3_bind_int64(count, 1, schedule_id);
+  sqlite3_bind_text(count, 2, status, -1, SQLITE_STATIC);
+  cf_err rc = sq_step_done(c, count);
+  if (rc)
+    return rc;
+  SQ_STMT_OR_FAIL(
+      held, c, ST_EXEC_RELEASE_HELD,
+      "UPDATE executions SET run_at = ?2 WHERE id = (SELECT id FROM executions "
+      "WHERE schedule_id = ?1 AND status = 'queued' AND run_at = ?3 ORDER BY id LIMIT 1)");
+  sqlite3_bind_int64(held, 1, schedule_id);
+  sqlite3_bind_int64(held, 2, now);
+  sqlite3_bind_int64(held, 3, STORE_RUN_AT_HELD);
+  rc = sq_step_done(c, held);
+  if (!rc && sqlite3_changes(c->db) > 0)
+    s->released_work = true;
+  return rc;
+}
+
 /* ------------------------------------------------------------ cancel */
 
 /* Cancels one execution (see store_exec_cancel); *found says whether it
  * exists at all. */
-static cf_err cancel_one(conn *c, int64_t id, int64_t now, bool *found) {
+static cf_err cancel_one(sqlite_store *s, conn *c, int64_t id, int64_t now, bool *found) {
   SQ_STMT_OR_FAIL(q, c, ST_CANCEL_QUEUED,
                   "UPDATE executions SET status = 'cancelled', error = 'cancelled', "
-                  "finished_at = ?2, updated_at = ?2 WHERE id = ?1 AND status = 'queued'");
+                  "finished_at = ?2, updated_at = ?2 WHERE id = ?1 AND status = 'queued' "
+                  "RETURNING coalesce(schedule_id, 0)");
   sqlite3_bind_int64(q, 1, id);
   sqlite3_bind_int64(q, 2, now);
-  cf_err rc = sq_step_done(c, q);
-  if (rc || sqlite3_changes(c->db) > 0) {
+  int step = sqlite3_step(q);
+  int64_t schedule_id = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+  if (step == SQLITE_ROW)
+    step = sqlite3_step(q);
+  cf_err rc = step == SQLITE_DONE ? CF_OK : sq_map_rc(sqlite3_extended_errcode(c->db));
+  bool changed = sqlite3_changes(c->db) > 0;
+  sq_done_with(q);
+  if (rc || changed) {
     *found = true;
-    return rc;
+    return rc || !schedule_id ? rc : sq_schedule_exec_ended(s, c, schedule_id, "cancelled", now);
   }
   SQ_STMT_OR_FAIL(r, c, ST_CANCEL_RUNNING,
                   "UPDATE executions SET cancel_requested = 1 WHERE id = ?1 AND "
@@ -463,7 +498,7 @@ static cf_err cancel_one(conn *c, int64_t id, int64_t now, bool *found) {
   }
   SQ_STMT_OR_FAIL(e, c, ST_CANCEL_EXISTS, "SELECT 1 FROM executions WHERE id = ?1");
   sqlite3_bind_int64(e, 1, id);
-  int step = sqlite3_step(e);
+  step = sqlite3_step(e);
   sq_done_with(e);
   *found = step == SQLITE_ROW;
   return step == SQLITE_ROW || step == SQLITE_DONE ? CF_OK
@@ -475,10 +510,9 @@ typedef struct cancel_args {
 } cancel_args;
 
 static cf_err cancel_fn(sqlite_store *s, conn *c, void *arg) {
-  (void)s;
   cancel_args *a = arg;
   bool found;
-  cf_err rc = cancel_one(c, a->id, a->now, &found);
+  cf_err rc = cancel_one(s, c, a->id, a->now, &found);
   return rc ? rc : found ? CF_OK : CF_E_NOT_FOUND;
 }
 
@@ -565,7 +599,7 @@ static void detail_add(char *buf, size_t cap, const char *text) {
 
 /* One instant that runs (on time, late, or caught up): the overlap policy
  * decides whether and how. */
-static cf_err fire_run(conn *c, int64_t schedule_id, store_overlap overlap,
+static cf_err fire_run(sqlite_store *s, conn *c, int64_t schedule_id, store_overlap overlap,
                        const store_fire_instant *in, int64_t now, store_fire *f) {
   active_set act = {0};
   cf_err rc = overlap == STORE_OVERLAP_ALLOW ? CF_OK : fire_active(c, schedule_id, &act);
@@ -604,7 +638,7 @@ static cf_err fire_run(conn *c, int64_t schedule_id, store_overlap overlap,
   case STORE_OVERLAP_REPLACE:
     for (int i = 0; i < act.n; i++) {
       bool found;
-      if ((rc = cancel_one(c, act.ids[i], now, &found)) != CF_OK)
+      if ((rc = cancel_one(s, c, act.ids[i], now, &found)) != CF_OK)
         return rc;
       size_t len = strlen(note);
       snprintf(note + len, sizeof note - len, "%s%lld", len ? ", " : "replaced execution ",
@@ -645,7 +679,7 @@ static int planned_runs(const store_fire *f, int64_t *last) {
   return n;
 }
 
-static cf_err fire_one(conn *c, store_fire *f, int64_t now) {
+static cf_err fire_one(sqlite_store *s, conn *c, store_fire *f, int64_t now) {
   f->result = STORE_FIRE_STALE;
   f->enqueued = 0;
   f->last_execution_id = 0;
@@ -695,7 +729,7 @@ static cf_err fire_one(conn *c, store_fire *f, int64_t now) {
           in->kind == STORE_FIRE_CATCH_UP && caught_up ? STORE_OVERLAP_ALLOW : overlap;
       if (in->kind == STORE_FIRE_CATCH_UP)
         caught_up = true;
-      rc = fire_run(c, f->schedule_id, ov, in, now, f);
+      rc = fire_run(s, c, f->schedule_id, ov, in, now, f);
       if (f->enqueued > before)
         last_run = in->at;
     }
@@ -719,10 +753,9 @@ static cf_err fire_one(conn *c, store_fire *f, int64_t now) {
 }
 
 static cf_err fire_fn(sqlite_store *s, conn *c, void *arg) {
-  (void)s;
   fire_args *a = arg;
   for (size_t i = 0; i < a->n; i++) {
-    cf_err rc = fire_one(c, &a->fires[i], a->now);
+    cf_err rc = fire_one(s, c, &a->fires[i], a->now);
     if (rc)
       return rc;
   }

@@ -12,6 +12,16 @@
 --   20 s of the writer. The ids stay as a record of what happened (the
 --   execution they name may have been pruned since; the API answers 404).
 --
+-- * The two triggers on executions' status are gone: SQLite ran each of
+--   them (a sub-program with its own frame) for every claim and every
+--   finish, whatever their WHEN said. The store's code does their work
+--   where it is needed: the outcome write of a schedule's execution counts
+--   it and releases a queue_one execution held behind it; a retry, a
+--   release and a re-run record the attempt that ended. An execution's
+--   final attempt is no longer copied into execution_attempts: it is read
+--   from the execution itself (attempt, lease_owner, attempt_started_at,
+--   finished_at, status, error), which a finish now leaves in place.
+--
 -- SQLite cannot change a constraint in place: the four tables are rebuilt
 -- (create, copy, drop, rename), with their indexes and triggers. The
 -- migration runner turns foreign keys off around every migration and
@@ -82,41 +92,6 @@ CREATE INDEX executions_finished ON executions(finished_at) WHERE finished_at IS
 CREATE INDEX executions_schedule_active ON executions(schedule_id)
   WHERE schedule_id IS NOT NULL AND (status = 'queued' OR status = 'running');
 CREATE INDEX executions_org ON executions(org_id, id DESC);
-
--- As in version 1: an attempt is recorded when its execution leaves
--- 'running' (finished, queued again for a retry, or given back).
-CREATE TRIGGER executions_attempt_end AFTER UPDATE OF status ON executions
-WHEN OLD.status = 'running' AND NEW.status <> 'running'
-BEGIN
-  INSERT OR REPLACE INTO execution_attempts
-    (execution_id, attempt, lease_owner, started_at, finished_at, status, error, backoff_ms)
-  VALUES (
-    NEW.id, OLD.attempt, OLD.lease_owner, coalesce(OLD.attempt_started_at, NEW.updated_at),
-    NEW.updated_at,
-    CASE WHEN NEW.status <> 'queued' THEN NEW.status
-         WHEN NEW.attempt < OLD.attempt THEN 'released'
-         ELSE 'failed' END,
-    CASE WHEN NEW.status = 'queued' AND NEW.attempt < OLD.attempt THEN NULL ELSE NEW.error END,
-    CASE WHEN NEW.status = 'queued' AND NEW.attempt = OLD.attempt
-         THEN max(NEW.run_at - NEW.updated_at, 0) END);
-END;
-
--- As in version 2: a schedule's counters follow its executions to their
--- final status, and a queue_one execution held behind one is released.
-CREATE TRIGGER executions_schedule_end AFTER UPDATE OF status ON executions
-WHEN NEW.schedule_id IS NOT NULL AND OLD.status <> NEW.status
-  AND (NEW.status = 'succeeded' OR NEW.status = 'failed' OR NEW.status = 'cancelled'
-       OR NEW.status = 'timed_out')
-BEGIN
-  UPDATE schedules SET
-    succeeded_runs = succeeded_runs + (NEW.status = 'succeeded'),
-    failed_runs = failed_runs + (NEW.status = 'failed' OR NEW.status = 'timed_out'),
-    last_status = NEW.status
-  WHERE id = NEW.schedule_id;
-  UPDATE executions SET run_at = NEW.updated_at
-  WHERE id = (SELECT id FROM executions WHERE schedule_id = NEW.schedule_id
-              AND status = 'queued' AND run_at = 253402300799999 ORDER BY id LIMIT 1);
-END;
 
 CREATE TABLE execution_steps_new (
   execution_id  INTEGER NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
