@@ -42,10 +42,12 @@ enum stmt_id {
   ST_COMMIT,
   ST_ROLLBACK,
   ST_ENQUEUE,
+  ST_ENQUEUE_MANY,
   ST_CLAIM_DUE,
   ST_CLAIM_EXPIRED,
   ST_RENEW,
   ST_FINISH,
+  ST_SCHEDULE_OF,
   ST_RETRY,
   ST_RELEASE_EXEC,
   ST_RERUN,
@@ -70,6 +72,13 @@ _Static_assert((int)ST_COUNT <= (int)SQ_SLOT_WORKFLOWS, "statement slots overlap
   "coalesce(timeout_ms, 0), lease_token, coalesce(schedule_id, 0), coalesce(scheduled_at, 0), "    \
   "resumes, trigger_kind, trigger_data, priority, run_at, created_at, org_id"
 
+#define ENQUEUE_ROWS    16
+#define ENQUEUE_ROW     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#define ENQUEUE_VALUES4 ENQUEUE_ROW ", " ENQUEUE_ROW ", " ENQUEUE_ROW ", " ENQUEUE_ROW
+#define ENQUEUE_VALUES16                                                                           \
+  ENQUEUE_VALUES4 ", " ENQUEUE_VALUES4 ", " ENQUEUE_VALUES4 ", " ENQUEUE_VALUES4
+#define ENQUEUE_PARAMS 14 /* per row */
+
 static const char *const sql_text[ST_COUNT] = {
     [ST_SAVEPOINT] = "SAVEPOINT w",
     [ST_RELEASE] = "RELEASE w",
@@ -82,6 +91,12 @@ static const char *const sql_text[ST_COUNT] = {
         "scheduled_at, trigger_kind, trigger_data, priority, run_at, max_attempts, backoff_ms, "
         "backoff_max_ms, timeout_ms, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    /* ENQUEUE_ROWS rows in one statement: SQLite's cost is mostly per
+     * statement, and AUTOINCREMENT writes its counter once per statement. */
+    [ST_ENQUEUE_MANY] =
+        "INSERT INTO executions (org_id, workflow_id, workflow_version, schedule_id, "
+        "scheduled_at, trigger_kind, trigger_data, priority, run_at, max_attempts, backoff_ms, "
+        "backoff_max_ms, timeout_ms, created_at) VALUES " ENQUEUE_VALUES16,
     [ST_RENEW] = "UPDATE executions SET lease_expires_at = ?3 "
                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' "
                  "RETURNING cancel_requested",
@@ -101,8 +116,10 @@ static const char *const sql_text[ST_COUNT] = {
      * attempt_started_at stay): see ST_ATTEMPT_LIST. */
     [ST_FINISH] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, finished_at = ?6, "
                   "updated_at = ?6, lease_expires_at = NULL "
-                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' "
-                  "RETURNING coalesce(schedule_id, 0)",
+                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+    /* Looked up before a finish (a RETURNING clause costs SQLite a
+     * temporary table per statement, more than this read). */
+    [ST_SCHEDULE_OF] = "SELECT coalesce(schedule_id, 0) FROM executions WHERE id = ?1",
     /* Retries, releases and re-runs first record the attempt that ended
      * (ST_ATTEMPT_END, ST_ATTEMPT_FINAL), then clear attempt_started_at:
      * no attempt is under way. */
@@ -1056,28 +1073,33 @@ typedef struct enqueue_args {
   int64_t now, id;
 } enqueue_args;
 
+/* Binds one new execution as parameters base+1 .. base+ENQUEUE_PARAMS, in
+ * the column order of ST_ENQUEUE and ST_ENQUEUE_MANY. */
+static void bind_exec_new(sqlite3_stmt *st, int base, const store_exec_new *e, int64_t now) {
+  sqlite3_bind_int64(st, base + 1, e->org_id ? e->org_id : 1);
+  sqlite3_bind_int64(st, base + 2, e->workflow_id);
+  sqlite3_bind_int(st, base + 3, e->workflow_version);
+  sq_bind_int_or_null(st, base + 4, e->schedule_id);
+  if (e->schedule_id)
+    sqlite3_bind_int64(st, base + 5, e->scheduled_at);
+  else
+    sqlite3_bind_null(st, base + 5);
+  sqlite3_bind_text(st, base + 6, e->trigger_kind ? e->trigger_kind : "manual", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, base + 7, e->trigger_data ? e->trigger_data : "{}", -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, base + 8, e->priority);
+  sqlite3_bind_int64(st, base + 9, e->run_at ? e->run_at : now);
+  sqlite3_bind_int(st, base + 10, e->max_attempts > 0 ? e->max_attempts : 1);
+  sqlite3_bind_int64(st, base + 11, e->backoff_ms > 0 ? e->backoff_ms : 1000);
+  sqlite3_bind_int64(st, base + 12, e->backoff_max_ms > 0 ? e->backoff_max_ms : 300000);
+  sq_bind_int_or_null(st, base + 13, e->timeout_ms);
+  sqlite3_bind_int64(st, base + 14, now);
+}
+
 static cf_err enqueue_fn(sqlite_store *s, conn *c, void *arg) {
   (void)s;
   enqueue_args *a = arg;
-  const store_exec_new *e = a->e;
   STMT_OR_FAIL(st, c, ST_ENQUEUE);
-  sqlite3_bind_int64(st, 1, e->org_id ? e->org_id : 1);
-  sqlite3_bind_int64(st, 2, e->workflow_id);
-  sqlite3_bind_int(st, 3, e->workflow_version);
-  sq_bind_int_or_null(st, 4, e->schedule_id);
-  if (e->schedule_id)
-    sqlite3_bind_int64(st, 5, e->scheduled_at);
-  else
-    sqlite3_bind_null(st, 5);
-  sqlite3_bind_text(st, 6, e->trigger_kind ? e->trigger_kind : "manual", -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 7, e->trigger_data ? e->trigger_data : "{}", -1, SQLITE_STATIC);
-  sqlite3_bind_int(st, 8, e->priority);
-  sqlite3_bind_int64(st, 9, e->run_at ? e->run_at : a->now);
-  sqlite3_bind_int(st, 10, e->max_attempts > 0 ? e->max_attempts : 1);
-  sqlite3_bind_int64(st, 11, e->backoff_ms > 0 ? e->backoff_ms : 1000);
-  sqlite3_bind_int64(st, 12, e->backoff_max_ms > 0 ? e->backoff_max_ms : 300000);
-  sq_bind_int_or_null(st, 13, e->timeout_ms);
-  sqlite3_bind_int64(st, 14, a->now);
+  bind_exec_new(st, 0, a->e, a->now);
   cf_err rc = sq_step_done(c, st);
   if (!rc)
     a->id = sqlite3_last_insert_rowid(c->db);
@@ -1101,7 +1123,21 @@ typedef struct enqueue_batch_args {
 
 static cf_err enqueue_batch_fn(sqlite_store *s, conn *c, void *arg) {
   enqueue_batch_args *b = arg;
-  for (size_t i = 0; i < b->n; i++) {
+  size_t i = 0;
+  for (; i + ENQUEUE_ROWS <= b->n; i += ENQUEUE_ROWS) {
+    STMT_OR_FAIL(st, c, ST_ENQUEUE_MANY);
+    for (int k = 0; k < ENQUEUE_ROWS; k++)
+      bind_exec_new(st, k * ENQUEUE_PARAMS, &b->items[i + (size_t)k], b->now);
+    cf_err rc = sq_step_done(c, st);
+    if (rc)
+      return rc;
+    /* One writer, rows in VALUES order: the statement's ids are the
+     * ENQUEUE_ROWS consecutive ones ending at the last one. */
+    int64_t last = sqlite3_last_insert_rowid(c->db);
+    for (int k = 0; b->ids && k < ENQUEUE_ROWS; k++)
+      b->ids[i + (size_t)k] = last - (ENQUEUE_ROWS - 1) + k;
+  }
+  for (; i < b->n; i++) {
     enqueue_args a = {&b->items[i], b->now, 0};
     cf_err rc = enqueue_fn(s, c, &a);
     if (rc)
@@ -1247,8 +1283,28 @@ static cf_err fenced(conn *c, sqlite3_stmt *st) {
   return rc;
 }
 
+/*
+ * A finish is one UPDATE; for an execution of a schedule, the schedule's
+ * counters and the release of a held run come with it, under a savepoint
+ * of its own. So the job undoes itself on failure either way and runs
+ * without the batch's savepoint (one_write).
+ */
 static cf_err finish_fn(sqlite_store *s, conn *c, void *arg) {
   lease_args *a = arg;
+  STMT_OR_FAIL(of, c, ST_SCHEDULE_OF);
+  sqlite3_bind_int64(of, 1, a->id);
+  int step = sqlite3_step(of);
+  int64_t schedule_id = step == SQLITE_ROW ? sqlite3_column_int64(of, 0) : 0;
+  sq_done_with(of);
+  if (step == SQLITE_DONE)
+    return CF_E_LEASE_LOST; /* no such execution (pruned) */
+  if (step != SQLITE_ROW)
+    return sq_map_rc(sqlite3_extended_errcode(c->db));
+  if (schedule_id) {
+    cf_err rc = run(c, ST_SAVEPOINT);
+    if (rc)
+      return rc;
+  }
   STMT_OR_FAIL(st, c, ST_FINISH);
   sqlite3_bind_int64(st, 1, a->id);
   sqlite3_bind_int64(st, 2, a->token);
@@ -1257,18 +1313,16 @@ static cf_err finish_fn(sqlite_store *s, conn *c, void *arg) {
   sq_bind_text_or_null(st, 4, a->error);
   sq_bind_text_or_null(st, 5, a->result);
   sqlite3_bind_int64(st, 6, a->now);
-  int step = sqlite3_step(st);
-  int64_t schedule_id = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-  if (step == SQLITE_ROW)
-    step = sqlite3_step(st);
-  cf_err rc = step == SQLITE_DONE ? CF_OK : sq_map_rc(sqlite3_extended_errcode(c->db));
-  bool changed = sqlite3_changes(c->db) > 0;
-  sq_done_with(st);
-  if (rc)
+  cf_err rc = fenced(c, st);
+  if (!schedule_id)
     return rc;
-  if (!changed)
-    return CF_E_LEASE_LOST;
-  return schedule_id ? sq_schedule_exec_ended(s, c, schedule_id, status, a->now) : CF_OK;
+  if (!rc)
+    rc = sq_schedule_exec_ended(s, c, schedule_id, status, a->now);
+  if (rc && !sqlite3_get_autocommit(c->db))
+    (void)run(c, ST_ROLLBACK_TO);
+  if (!sqlite3_get_autocommit(c->db))
+    (void)run(c, ST_RELEASE);
+  return rc;
 }
 
 /* Records the running attempt of a fenced execution as ended (see
@@ -1288,7 +1342,8 @@ static cf_err sq_exec_finish(void *impl, int64_t id, int64_t token, store_exec_s
                              const char *error, const char *result, int64_t now) {
   lease_args a = {
       .id = id, .token = token, .now = now, .status = status, .error = error, .result = result};
-  return sq_write_job(impl, finish_fn, &a, false);
+  job j = {.fn = finish_fn, .arg = &a, .one_write = true};
+  return submit(impl, &j);
 }
 
 static cf_err retry_fn(sqlite_store *s, conn *c, void *arg) {
@@ -1420,11 +1475,12 @@ static cf_err queue_lease_async(sqlite_store *s, cf_err (*fn)(sqlite_store *, co
   x->a = *args;
   x->a.error = sq_arena_copy(&ar, args->error);
   x->a.result = sq_arena_copy(&ar, args->result);
-  /* A retry records the attempt too, and a finish of a schedule's
-   * execution counts it: more than one statement, so under a savepoint. */
+  /* A retry records the attempt too: two statements, so under the batch's
+   * savepoint. A finish keeps its own (see finish_fn). */
   x->j = (job){.fn = fn,
                .arg = &x->a,
                .wakes = wakes,
+               .one_write = fn == finish_fn,
                .frees = true,
                .done_fn = done ? done : sq_async_ignore,
                .done_ctx = ctx};

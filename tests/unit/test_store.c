@@ -380,6 +380,40 @@ static void test_claim_order(void **state) {
   assert_int_equal(store_exec_get(st, 987654321, &x), CF_E_NOT_FOUND);
 }
 
+/* A batch enqueue (written several rows to a statement) gives each item
+ * the id of its own row, and one bad item fails the whole batch. */
+static void test_enqueue_batch_ids(void **state) {
+  (void)state;
+  int64_t now = 1500000;
+  drain(now);
+  enum { N = 37 };
+  store_exec_new items[N];
+  char data[N][32];
+  int64_t ids[N];
+  for (int i = 0; i < N; i++) {
+    items[i] = job(100 + i, i % 3, now);
+    snprintf(data[i], sizeof data[i], "{\"i\":%d}", i);
+    items[i].trigger_data = data[i];
+  }
+  assert_int_equal(store_exec_enqueue_batch(st, items, N, now, ids), CF_OK);
+  for (int i = 0; i < N; i++) {
+    store_exec x;
+    assert_int_equal(store_exec_get(st, ids[i], &x), CF_OK);
+    assert_int_equal(x.workflow_id, 100 + i);
+    assert_string_equal(x.trigger_data, data[i]);
+    if (i > 0)
+      assert_true(ids[i] > ids[i - 1]);
+    store_exec_clear(&x);
+  }
+  int64_t pending_before, pending_after;
+  assert_int_equal(store_exec_pending(st, &pending_before), CF_OK);
+  items[20].trigger_data = "{not json";
+  assert_int_equal(store_exec_enqueue_batch(st, items, N, now, ids), CF_E_INVALID);
+  assert_int_equal(store_exec_pending(st, &pending_after), CF_OK);
+  assert_int_equal(pending_after, pending_before);
+  drain(now);
+}
+
 static void test_unique_fires_and_bad_input(void **state) {
   (void)state;
   int64_t now = 2000000, id, id2;
@@ -765,6 +799,7 @@ int main(void) {
       cmocka_unit_test(test_bad_urls),
       cmocka_unit_test(test_concurrent_migrations),
       cmocka_unit_test(test_claim_order),
+      cmocka_unit_test(test_enqueue_batch_ids),
       cmocka_unit_test(test_unique_fires_and_bad_input),
       cmocka_unit_test(test_leases_and_fencing),
       cmocka_unit_test(test_retries_record_backoff),
