@@ -68,11 +68,14 @@ struct sqlite_store {
   pthread_t syncer;
   bool syncer_started, syncer_stop;
   pthread_cond_t sync_cv;
-  job *sync_head, *sync_tail; /* committed, waiting for a sync */
-  int wal_fd;                 /* our own descriptor on the -wal file */
-  sqlite3 *checkpointer;      /* the syncer's connection for checkpoints */
-  _Atomic int wal_frames;     /* frames in the WAL after the writer's last commit */
-  cf_err sync_failed;         /* once set, every later write fails with it */
+  job *sync_head, *sync_tail;            /* committed, waiting for a sync */
+  int wal_fd;                            /* our own descriptor on the -wal file */
+  sqlite3 *checkpointer;                 /* the syncer's connection for checkpoints */
+  _Atomic int wal_frames;                /* frames in the WAL after the writer's last commit */
+  int checkpoint_frames, restart_frames; /* see checkpoint_if_due */
+  int ckpt_frames;                       /* frames copied by the syncer's last checkpoint */
+  bool ckpt_tail;                        /* the WAL is long: the writer finishes a checkpoint */
+  cf_err sync_failed;                    /* once set, every later write fails with it */
   uint64_t work_seq;
   /* The local claimer (store_set_claimer), its owner copied; claimer_busy
    * counts writer-thread calls into it in progress. */

@@ -36,6 +36,10 @@ typedef struct store_config {
   const char *url;      /* "sqlite:PATH" or PATH */
   int busy_timeout_ms;  /* waiting for another process's lock; 0 = 5000 */
   int group_commit_max; /* writes per transaction at most; 0 = 512 */
+  /* SQLite: WAL frames (pages) between background checkpoints (0 = 256)
+   * and the WAL's length at which it starts again from the top (0 = 16384,
+   * about 64 MB); see sqlite.c. */
+  int checkpoint_frames, wal_restart_frames;
 } store_config;
 
 /*

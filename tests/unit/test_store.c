@@ -603,6 +603,52 @@ static int compare_ids(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Under steady writes the WAL is checkpointed in the background and
+ * starts again from the top once it holds wal_restart_frames: its file
+ * stays bounded (it grew without end when another connection's checkpoint
+ * was all there was, and before that, when that connection had not yet
+ * read the file and its checkpoints did nothing). */
+static void test_wal_stays_bounded(void **state) {
+  (void)state;
+  char p2[160], wal[170], err[300];
+  snprintf(p2, sizeof p2, "%s/wal.db", dir);
+  snprintf(wal, sizeof wal, "%s-wal", p2);
+  store *s2;
+  store_config cfg = {.url = p2, .checkpoint_frames = 16, .wal_restart_frames = 128};
+  assert_int_equal(store_open(&cfg, &s2, err, sizeof err), CF_OK);
+  assert_int_equal(store_migrate(s2, NULL, NULL, err, sizeof err), CF_OK);
+  char data[2100];
+  memset(data, 0, sizeof data);
+  strcpy(data, "{\"pad\":\"");
+  memset(data + 8, 'x', 2000);
+  strcpy(data + 2008, "\"}");
+  enum { N = 1500 };
+  off_t largest = 0;
+  int64_t first = 0, id = 0;
+  for (int i = 0; i < N; i++) {
+    store_exec_new e = job(1, 0, 1000);
+    e.trigger_data = data;
+    assert_int_equal(store_exec_enqueue(s2, &e, 1000, &id), CF_OK);
+    if (i == 0)
+      first = id;
+    struct stat sb;
+    if (stat(wal, &sb) == 0 && sb.st_size > largest)
+      largest = sb.st_size;
+  }
+  /* Each enqueue is its own commit of several pages: 1,500 of them make
+   * a WAL of more than 12 MB when it never starts again. */
+  if (largest > 3 * 1024 * 1024)
+    fail_msg("the WAL grew to %lld bytes", (long long)largest);
+  int64_t pending;
+  assert_int_equal(store_exec_pending(s2, &pending), CF_OK);
+  assert_int_equal(pending, N);
+  store_exec x;
+  assert_int_equal(store_exec_get(s2, first, &x), CF_OK);
+  assert_string_equal(x.trigger_data, data);
+  store_exec_clear(&x);
+  store_close(s2);
+}
+
 static void test_concurrent_writers(void **state) {
   (void)state;
   drain(6000000);
@@ -804,6 +850,7 @@ int main(void) {
       cmocka_unit_test(test_leases_and_fencing),
       cmocka_unit_test(test_retries_record_backoff),
       cmocka_unit_test(test_release_and_prune),
+      cmocka_unit_test(test_wal_stays_bounded),
       cmocka_unit_test(test_concurrent_writers),
       cmocka_unit_test(test_wakeups),
       cmocka_unit_test(test_locked_database),
