@@ -85,6 +85,11 @@ struct worker_pool {
    * an outcome write (claim_now), or while it finds a backlog. */
   bool local_claims;
   bool claim_now;
+  /* Asynchronous runs whose outcome is with the store but whose
+   * worker_exec_done has not yet returned: their slots count as free for
+   * claims, while `busy` keeps the pool from looking idle to
+   * worker_pool_stop until the call is over. */
+  int releasing;
 };
 
 int64_t worker_now_ms(void) {
@@ -272,10 +277,10 @@ static void on_outcome_written(void *ctx, cf_err rc) {
 }
 
 /* Hands an outcome to the store; the runner does not wait for the commit.
- * With `slot`, an asynchronous runner's slot is freed once the outcome is
- * tracked (true returned), before its write is queued: the batch that
- * commits the outcome then claims new work for that slot in the same
- * transaction (the store's local claimer). */
+ * With `slot`, an asynchronous runner's slot counts as free (releasing)
+ * once the outcome is tracked (true returned), before its write is queued:
+ * the batch that commits the outcome then claims new work for that slot
+ * in the same transaction (the store's local claimer). */
 static bool record_outcome(worker_pool *p, const store_claim *c, worker_result *r, uint64_t *rng,
                            bool slot) {
   if (r->outcome == WORKER_INTERRUPTED) {
@@ -315,12 +320,8 @@ static bool record_outcome(worker_pool *p, const store_claim *c, worker_result *
   if (p->finishing)
     p->finishing->prev = f;
   p->finishing = f;
-  if (slot) {
-    /* Tracked in `finishing` from here on, so the pool cannot look idle
-     * to worker_pool_stop while the write is on its way. */
-    p->busy--;
-    pthread_cond_signal(&p->slot_cv);
-  }
+  if (slot)
+    p->releasing++;
   send_outcome(p, f);
   pthread_mutex_unlock(&p->lock);
   return slot;
@@ -419,9 +420,11 @@ void worker_exec_done(worker_exec *x, worker_result *r) {
   free(x->owned.trigger_data);
   free(x);
   pthread_mutex_lock(&p->lock);
-  if (!freed) {
+  p->busy--;
+  if (freed) {
+    p->releasing--;
+  } else {
     /* No outcome write will claim for this slot: the dispatcher does. */
-    p->busy--;
     p->claim_now = true;
     pthread_cond_signal(&p->slot_cv);
   }
@@ -670,7 +673,7 @@ static int claimer_capacity(void *ctx) {
   if (atomic_load(&p->stopping))
     return 0;
   pthread_mutex_lock(&p->lock);
-  int free_slots = p->cfg.concurrency - p->busy - p->ready_len;
+  int free_slots = p->cfg.concurrency - p->busy - p->ready_len + p->releasing;
   pthread_mutex_unlock(&p->lock);
   return free_slots > 0 ? free_slots : 0;
 }
