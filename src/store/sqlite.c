@@ -665,7 +665,15 @@ static void checkpoint_if_due(sqlite_store *s) {
       SQLITE_OK)
     return;
   s->ckpt_frames = done;
-  if (log >= s->restart_frames) {
+  /* Ask the writer again only after another quarter of the threshold: a
+   * reader that keeps an old snapshot (say, a shell holding a transaction
+   * open) makes the restart give up, and the writer should not wait 5 ms
+   * for it at every checkpoint. */
+  if (log < s->tail_asked)
+    s->tail_asked = 0; /* the WAL started again */
+  if (log >= s->restart_frames &&
+      (!s->tail_asked || log >= s->tail_asked + s->restart_frames / 4)) {
+    s->tail_asked = log;
     pthread_mutex_lock(&s->lock);
     s->ckpt_tail = true;
     pthread_cond_signal(&s->job_cv);
@@ -1724,8 +1732,8 @@ static cf_err sq_exec_counts(void *impl, int64_t counts[6]) {
   return read_rows(impl, ST_COUNTS, 0, count_row, counts);
 }
 
-/* One integer column; NOT_FOUND when it is NULL. */
-static cf_err int_row(sqlite3_stmt *st, void *ctx) {
+/* See sqlite_int.h. */
+cf_err sq_int_row(sqlite3_stmt *st, void *ctx) {
   if (sqlite3_column_type(st, 0) == SQLITE_NULL)
     return CF_E_NOT_FOUND;
   *(int64_t *)ctx = sqlite3_column_int64(st, 0);
@@ -1733,11 +1741,11 @@ static cf_err int_row(sqlite3_stmt *st, void *ctx) {
 }
 
 static cf_err sq_exec_next_due(void *impl, int64_t *run_at) {
-  return read_rows(impl, ST_NEXT_DUE, 0, int_row, run_at);
+  return read_rows(impl, ST_NEXT_DUE, 0, sq_int_row, run_at);
 }
 
 static cf_err sq_exec_pending(void *impl, int64_t *count) {
-  return read_rows(impl, ST_PENDING, 0, int_row, count);
+  return read_rows(impl, ST_PENDING, 0, sq_int_row, count);
 }
 
 typedef struct attempt_rows {

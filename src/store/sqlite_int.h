@@ -74,6 +74,7 @@ struct sqlite_store {
   _Atomic int wal_frames;                /* frames in the WAL after the writer's last commit */
   int checkpoint_frames, restart_frames; /* see checkpoint_if_due */
   int ckpt_frames;                       /* frames copied by the syncer's last checkpoint */
+  int tail_asked;                        /* WAL frames when the writer was last asked */
   bool ckpt_tail;                        /* the WAL is long: the writer finishes a checkpoint */
   cf_err sync_failed;                    /* once set, every later write fails with it */
   uint64_t work_seq;
@@ -148,6 +149,10 @@ typedef struct read_one {
   int64_t key;
 } read_one;
 cf_err sq_run_read(sqlite_store *s, const read_one *r);
+
+/* A read_one row function for one integer column into *(int64_t *)ctx;
+ * CF_E_NOT_FOUND when it is NULL. */
+cf_err sq_int_row(sqlite3_stmt *st, void *ctx);
 
 #define SQ_STMT_OR_FAIL(var, c, slot, sql)                                                         \
   sqlite3_stmt *var = sq_stmt(c, slot, sql);                                                       \

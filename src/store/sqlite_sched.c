@@ -346,15 +346,10 @@ cf_err sq_sched_changed(void *impl, int64_t since, int limit, store_schedule **o
                         &r, out, count);
 }
 
-static cf_err seq_row(sqlite3_stmt *st, void *ctx) {
-  *(int64_t *)ctx = sqlite3_column_int64(st, 0);
-  return CF_OK;
-}
-
 cf_err sq_sched_change_seq(void *impl, int64_t *seq) {
   *seq = 0;
-  read_one q = {ST_SC_SEQ, "SELECT coalesce(max(change_seq), 0) FROM schedules", NULL, seq_row, seq,
-                0};
+  read_one q = {
+      ST_SC_SEQ, "SELECT coalesce(max(change_seq), 0) FROM schedules", NULL, sq_int_row, seq, 0};
   return sq_run_read(impl, &q);
 }
 
