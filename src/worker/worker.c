@@ -81,10 +81,12 @@ struct worker_pool {
   uint64_t async_rng; /* the dispatcher's, for asynchronous runners */
   /* Asynchronous runners with the store's local claimer: slots freed by an
    * outcome are refilled by the outcome's own commit, so the dispatcher
-   * claims only when its poll comes round, when a slot was freed without
-   * an outcome write (claim_now), or while it finds a backlog. */
+   * claims only when its poll comes round, when a retry this pool queued
+   * comes due (retry_due), when a slot was freed without an outcome write
+   * (claim_now), or while it finds a backlog. */
   bool local_claims;
   bool claim_now;
+  int64_t retry_due; /* the earliest retry this pool queued, not yet claimed (0: none) */
   /* Asynchronous runs whose outcome is with the store but whose
    * worker_exec_done has not yet returned: their slots count as free for
    * claims, while `busy` keeps the pool from looking idle to
@@ -322,6 +324,11 @@ static bool record_outcome(worker_pool *p, const store_claim *c, worker_result *
   p->finishing = f;
   if (slot)
     p->releasing++;
+  if (f->outcome == WORKER_FAILED && (!p->retry_due || f->run_at < p->retry_due)) {
+    /* Due later: no commit will claim it then, so the dispatcher looks. */
+    p->retry_due = f->run_at;
+    pthread_cond_signal(&p->slot_cv);
+  }
   send_outcome(p, f);
   pthread_mutex_unlock(&p->lock);
   return slot;
@@ -472,9 +479,11 @@ static void *dispatcher_main(void *arg) {
     int64_t wait_ms = 1000;
     bool idle = free_slots <= 0;
     if (!idle && p->local_claims && !p->claim_now) {
-      int64_t now = worker_now_ms();
-      idle = now < next_poll;
-      wait_ms = next_poll - now;
+      int64_t now = worker_now_ms(), wake_at = next_poll;
+      if (p->retry_due && p->retry_due < wake_at)
+        wake_at = p->retry_due;
+      idle = now < wake_at;
+      wait_ms = wake_at - now;
     }
     if (idle) {
       struct timespec until;
@@ -490,6 +499,8 @@ static void *dispatcher_main(void *arg) {
       continue;
     }
     p->claim_now = false;
+    if (p->retry_due && p->retry_due <= worker_now_ms())
+      p->retry_due = 0;
     bool local = p->local_claims;
     pthread_mutex_unlock(&p->lock);
     uint64_t seen = store_work_seq(s);

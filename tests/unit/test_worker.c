@@ -389,6 +389,81 @@ static void test_shutdown_past_grace(void **state) {
   worker_pool_stop(pool);
 }
 
+/* ---- asynchronous runners: the engine's way, with the store's local
+ * claimer handing work over in the transactions that free slots ---- */
+
+static atomic_int async_calls;
+
+/* Fails the first attempt of every execution, then succeeds; reports from
+ * a thread of its own, as the engine's loops do. */
+static void *async_finish(void *arg) {
+  worker_exec *x = arg;
+  worker_result r = {.outcome = WORKER_SUCCEEDED};
+  if (worker_exec_claim(x)->attempt == 1 && worker_exec_claim(x)->max_attempts > 1) {
+    r.outcome = WORKER_FAILED;
+    snprintf(r.error, sizeof r.error, "first attempt");
+  }
+  worker_exec_done(x, &r);
+  return NULL;
+}
+
+static void async_start(void *ctx, worker_exec *x) {
+  (void)ctx;
+  atomic_fetch_add(&async_calls, 1);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, async_finish, x), 0);
+  pthread_detach(t);
+}
+
+/* A backlog far larger than the pool drains through outcome-driven claims:
+ * with a poll of 10 s, the dispatcher's own claims could not move it. */
+static void test_async_backlog_drains(void **state) {
+  (void)state;
+  atomic_store(&async_calls, 0);
+  enum { N = 300 };
+  store_exec_new items[N];
+  for (int i = 0; i < N; i++)
+    items[i] = (store_exec_new){.workflow_id = 1, .workflow_version = 1, .trigger_kind = "api"};
+  worker_config cfg = {
+      .store = st, .concurrency = 4, .lease_ms = 5000, .poll_ms = 10000, .start = async_start};
+  worker_pool *pool;
+  assert_int_equal(worker_pool_start(&cfg, &pool), CF_OK);
+  sleep_ms(100); /* the dispatcher's first look finds nothing: it waits 10 s */
+  int64_t ids[N];
+  assert_int_equal(store_exec_enqueue_batch(st, items, N, worker_now_ms(), ids), CF_OK);
+  int64_t t0 = worker_now_ms();
+  for (int i = 0; i < N; i++)
+    assert_int_equal(wait_final(ids[i], 8), STORE_EXEC_SUCCEEDED);
+  assert_true(worker_now_ms() - t0 < 8000);
+  worker_pool_stop(pool);
+  assert_int_equal(atomic_load(&async_calls), N);
+}
+
+/* A retry queued by the pool is claimed when its backoff has passed, not
+ * when the dispatcher's (long) poll comes round. */
+static void test_async_retry_on_time(void **state) {
+  (void)state;
+  worker_config cfg = {
+      .store = st, .concurrency = 2, .lease_ms = 5000, .poll_ms = 10000, .start = async_start};
+  worker_pool *pool;
+  assert_int_equal(worker_pool_start(&cfg, &pool), CF_OK);
+  sleep_ms(100);
+  int64_t id = enqueue(NULL, 2, 400);
+  assert_int_equal(wait_final(id, 8), STORE_EXEC_SUCCEEDED);
+  worker_pool_stop(pool);
+  store_attempt *a;
+  size_t n;
+  assert_int_equal(store_attempt_list(st, id, &a, &n), CF_OK);
+  assert_int_equal(n, 2);
+  assert_string_equal(a[0].status, "failed");
+  assert_string_equal(a[1].status, "succeeded");
+  int64_t due = a[0].finished_at + a[0].backoff_ms;
+  assert_true(a[1].started_at >= due);
+  if (a[1].started_at > due + 300)
+    fail_msg("the retry started %lld ms after it was due", (long long)(a[1].started_at - due));
+  store_attempts_free(a, n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_backoff_formula),
@@ -400,6 +475,8 @@ int main(void) {
       cmocka_unit_test(test_no_spurious_lost_leases),
       cmocka_unit_test(test_unstorable_result),
       cmocka_unit_test(test_rerun_after_too_many_resumes),
+      cmocka_unit_test(test_async_backlog_drains),
+      cmocka_unit_test(test_async_retry_on_time),
   };
   return cmocka_run_group_tests_name("worker", tests, setup, teardown);
 }
