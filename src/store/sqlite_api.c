@@ -10,7 +10,10 @@
  * reads through the reader pool; statements live in slots SQ_SLOT_API on.
  *
  * users.role keeps version 1's names (0005_api.sql): owner/admin are
- * admin, member is editor, viewer is viewer.
+ * admin, member is editor, viewer is viewer. A change to a user that
+ * belongs together (disabling and ending the sessions, a new password and
+ * ending the other sessions, the last-admin check) is one writer job: its
+ * statements share one savepoint, so an error undoes them all.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,10 @@ enum {
   ST_USER_GET,
   ST_USER_COUNT,
   ST_USER_LIST,
+  ST_USER_UPDATE,
+  ST_USER_ADMINS_LEFT,
+  ST_USER_PASSWORD,
+  ST_SESSION_END_USER,
   ST_TOKEN_INSERT,
   ST_TOKEN_LOOKUP,
   ST_TOKEN_LIST,
@@ -44,7 +51,7 @@ enum {
   ST_EXEC_IN_ORG,
   ST_API_END
 };
-_Static_assert((int)ST_API_END <= (int)SQ_SLOTS, "statement slots overflow");
+_Static_assert((int)ST_API_END <= (int)SQ_SLOT_INTEGRATIONS, "statement slots overflow");
 
 /* ------------------------------------------------ binding and reading rows */
 
@@ -358,11 +365,144 @@ cf_err sq_user_by_email(void *impl, const char *email, store_user *out) {
                   NARGS(a), out);
 }
 
+/* Readers and the writer both read a user by id through ST_USER_GET. */
+#define USER_GET_SQL "SELECT " USER_COLUMNS " FROM users WHERE id = ?1 AND org_id = ?2"
+
 cf_err sq_user_get(void *impl, int64_t org_id, int64_t id, store_user *out) {
   arg a[] = {AI(id), AI(org_id)};
-  return user_one(impl, ST_USER_GET,
-                  "SELECT " USER_COLUMNS " FROM users WHERE id = ?1 AND org_id = ?2", a, NARGS(a),
-                  out);
+  return user_one(impl, ST_USER_GET, USER_GET_SQL, a, NARGS(a), out);
+}
+
+/* Steps a statement that returns at most one user row into *out (the
+ * writer's own reads, and UPDATE ... RETURNING): CF_E_NOT_FOUND without a
+ * row. *out is cleared on any error. */
+static cf_err user_step(conn *c, sqlite3_stmt *st, store_user *out) {
+  int step = sqlite3_step(st);
+  cf_err rc = step == SQLITE_ROW    ? user_fill(st, out)
+              : step == SQLITE_DONE ? CF_E_NOT_FOUND
+                                    : sq_map_rc(sqlite3_extended_errcode(c->db));
+  sq_done_with(st);
+  if (rc)
+    store_user_clear(out);
+  return rc;
+}
+
+/* The user as the writer's transaction sees it. */
+static cf_err user_in_write(conn *c, int64_t org_id, int64_t id, store_user *out) {
+  SQ_STMT_OR_FAIL(st, c, ST_USER_GET, USER_GET_SQL);
+  arg a[] = {AI(id), AI(org_id)};
+  bind_args(st, a, NARGS(a));
+  return user_step(c, st, out);
+}
+
+static bool enabled_admin(const store_user *u) {
+  return u->role == STORE_ROLE_ADMIN && !u->disabled;
+}
+
+/* Deletes every session of a user but keep_id (0: all of them). */
+static cf_err sessions_end(conn *c, int64_t user_id, int64_t keep_id) {
+  SQ_STMT_OR_FAIL(st, c, ST_SESSION_END_USER,
+                  "DELETE FROM sessions WHERE user_id = ?1 AND id <> ?2");
+  arg a[] = {AI(user_id), AI(keep_id)};
+  bind_args(st, a, NARGS(a));
+  return sq_step_done(c, st);
+}
+
+typedef struct user_update_args {
+  int64_t org_id, id, now;
+  const char *name, *role; /* NULL: unchanged; role in the table's names */
+  int disabled;            /* 1, 0, or -1: unchanged */
+  store_user *out;
+} user_update_args;
+
+/* Under the writer's savepoint: an error undoes every statement of it. */
+static cf_err user_update_fn(sqlite_store *s, conn *c, void *arg_) {
+  (void)s;
+  user_update_args *a = arg_;
+  store_user before = {0};
+  cf_err rc = user_in_write(c, a->org_id, a->id, &before);
+  if (rc)
+    return rc;
+  bool was_admin = enabled_admin(&before);
+  store_user_clear(&before);
+  /* An owner (version 1's strongest role) made "admin" stays an owner:
+   * both are the API's admin, and the owner loses nothing. */
+  SQ_STMT_OR_FAIL(up, c, ST_USER_UPDATE,
+                  "UPDATE users SET name = coalesce(?3, name), "
+                  "role = CASE WHEN ?4 IS NULL OR (?4 = 'admin' AND role = 'owner') THEN role "
+                  "ELSE ?4 END, "
+                  "disabled_at = CASE ?5 WHEN 0 THEN NULL WHEN 1 THEN coalesce(disabled_at, ?6) "
+                  "ELSE disabled_at END "
+                  "WHERE id = ?1 AND org_id = ?2 RETURNING " USER_COLUMNS);
+  arg u[] = {AI(a->id), AI(a->org_id), AT(a->name), AT(a->role), AI(a->disabled), AI(a->now)};
+  bind_args(up, u, NARGS(u));
+  rc = user_step(c, up, a->out);
+  if (rc)
+    return rc;
+  if (was_admin && !enabled_admin(a->out)) {
+    SQ_STMT_OR_FAIL(left, c, ST_USER_ADMINS_LEFT,
+                    "SELECT count(*) FROM users WHERE org_id = ?1 AND "
+                    "(role = 'owner' OR role = 'admin') AND disabled_at IS NULL");
+    sqlite3_bind_int64(left, 1, a->org_id);
+    int step = sqlite3_step(left);
+    int64_t admins = step == SQLITE_ROW ? sqlite3_column_int64(left, 0) : -1;
+    rc = step == SQLITE_ROW ? CF_OK : sq_map_rc(sqlite3_extended_errcode(c->db));
+    sq_done_with(left);
+    if (!rc && admins == 0)
+      rc = CF_E_CONFLICT;
+  }
+  if (!rc && a->disabled == 1)
+    rc = sessions_end(c, a->id, 0);
+  if (rc)
+    store_user_clear(a->out);
+  return rc;
+}
+
+cf_err sq_user_update(void *impl, int64_t org_id, int64_t id, const store_user_change *change,
+                      int64_t now, store_user *out) {
+  user_update_args a = {.org_id = org_id,
+                        .id = id,
+                        .now = now,
+                        .name = change->name,
+                        .role = change->role < 0 ? NULL : db_role((store_role)change->role),
+                        .disabled = change->disabled,
+                        .out = out};
+  return sq_write_job(impl, user_update_fn, &a, false);
+}
+
+typedef struct password_args {
+  int64_t org_id, id, keep_session_id;
+  const char *expected_hash, *new_hash;
+} password_args;
+
+static cf_err password_fn(sqlite_store *s, conn *c, void *arg_) {
+  (void)s;
+  password_args *a = arg_;
+  store_user u = {0};
+  cf_err rc = user_in_write(c, a->org_id, a->id, &u);
+  if (!rc && u.disabled)
+    rc = CF_E_NOT_FOUND;
+  else if (!rc && (!u.password_hash || strcmp(u.password_hash, a->expected_hash) != 0))
+    rc = CF_E_CONFLICT;
+  store_user_clear(&u);
+  if (rc)
+    return rc;
+  SQ_STMT_OR_FAIL(st, c, ST_USER_PASSWORD,
+                  "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND org_id = ?2");
+  arg p[] = {AI(a->id), AI(a->org_id), AT(a->new_hash)};
+  bind_args(st, p, NARGS(p));
+  rc = sq_step_done(c, st);
+  return rc ? rc : sessions_end(c, a->id, a->keep_session_id);
+}
+
+cf_err sq_user_set_password(void *impl, int64_t org_id, int64_t id, const char *expected_hash,
+                            const char *new_hash, int64_t keep_session_id) {
+  password_args a = {.org_id = org_id,
+                     .id = id,
+                     .keep_session_id = keep_session_id,
+                     .expected_hash = expected_hash,
+                     .new_hash = new_hash};
+  return sq_write_job(impl, password_fn, &a, false);
 }
 
 cf_err sq_user_count(void *impl, int64_t *count) {

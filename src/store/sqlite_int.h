@@ -180,6 +180,7 @@ cf_err sq_workflow_row(sqlite3_stmt *st, store_workflow *w);
   .workflow_webhook_set = sq_workflow_webhook_set, .workflow_by_webhook = sq_workflow_by_webhook,  \
   .workflow_schedule = sq_workflow_schedule, .org_find = sq_org_find, .org_name = sq_org_name,     \
   .user_create = sq_user_create, .user_by_email = sq_user_by_email, .user_get = sq_user_get,       \
+  .user_update = sq_user_update, .user_set_password = sq_user_set_password,                        \
   .user_count = sq_user_count, .user_list = sq_user_list, .token_create = sq_token_create,         \
   .token_lookup = sq_token_lookup, .token_list = sq_token_list, .token_revoke = sq_token_revoke,   \
   .token_touch_async = sq_token_touch_async, .session_create = sq_session_create,                  \
@@ -200,6 +201,10 @@ cf_err sq_user_create(void *impl, int64_t org_id, const char *email, const char 
                       const char *password_hash, store_role role, int64_t now, int64_t *id);
 cf_err sq_user_by_email(void *impl, const char *email, store_user *out);
 cf_err sq_user_get(void *impl, int64_t org_id, int64_t id, store_user *out);
+cf_err sq_user_update(void *impl, int64_t org_id, int64_t id, const store_user_change *change,
+                      int64_t now, store_user *out);
+cf_err sq_user_set_password(void *impl, int64_t org_id, int64_t id, const char *expected_hash,
+                            const char *new_hash, int64_t keep_session_id);
 cf_err sq_user_count(void *impl, int64_t *count);
 cf_err sq_user_list(void *impl, int64_t org_id, int64_t after_id, int limit, store_user **out,
                     size_t *count);

@@ -419,6 +419,40 @@ CF_MUST_CHECK cf_err store_user_by_email(store *s, const char *email, store_user
 CF_MUST_CHECK cf_err store_user_get(store *s, int64_t org_id, int64_t id, store_user *out);
 void store_user_clear(store_user *u);
 
+/* A change to a user; what it leaves NULL or -1 stays as it is. */
+typedef struct store_user_change {
+  const char *name; /* NULL: unchanged */
+  int role;         /* a store_role, or -1: unchanged */
+  int disabled;     /* 1 disables, 0 enables again, -1: unchanged */
+} store_user_change;
+
+/*
+ * Changes a user of the organization in one transaction: the row and, when
+ * the change disables the user, the deletion of every session of theirs
+ * (their tokens stay, but no lookup finds them while the user is
+ * disabled). A change that would take the last enabled admin of the
+ * organization away (demoting or disabling an enabled admin when no other
+ * is left) changes nothing and returns CF_E_CONFLICT. Making an "owner" of
+ * version 1 an admin keeps the owner. *out (may be NULL) receives the user
+ * as changed; free it with store_user_clear. CF_E_NOT_FOUND for a user who
+ * is not the organization's; CF_E_INVALID for a role that is not one.
+ */
+CF_MUST_CHECK cf_err store_user_update(store *s, int64_t org_id, int64_t id,
+                                       const store_user_change *change, int64_t now,
+                                       store_user *out);
+
+/*
+ * Replaces an enabled user's password hash (argon2id; the caller hashes)
+ * and ends every session of the user except keep_session_id (0: every
+ * one), in one transaction. expected_hash is the hash the caller checked
+ * the current password against: when the stored one differs (the password
+ * changed meanwhile) nothing changes and the result is CF_E_CONFLICT.
+ * CF_E_NOT_FOUND for a user who is not the organization's or is disabled.
+ */
+CF_MUST_CHECK cf_err store_user_set_password(store *s, int64_t org_id, int64_t id,
+                                             const char *expected_hash, const char *new_hash,
+                                             int64_t keep_session_id);
+
 /* How many users exist in all organizations. */
 CF_MUST_CHECK cf_err store_user_count(store *s, int64_t *count);
 

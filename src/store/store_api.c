@@ -109,6 +109,28 @@ void store_user_clear(store_user *u) {
   memset(u, 0, sizeof *u);
 }
 
+cf_err store_user_update(store *s, int64_t org_id, int64_t id, const store_user_change *change,
+                         int64_t now, store_user *out) {
+  store_user ignored;
+  store_user *into = out ? out : &ignored;
+  memset(into, 0, sizeof *into);
+  if (!change || (change->role != -1 && !store_role_name((store_role)change->role)) ||
+      change->disabled < -1 || change->disabled > 1)
+    return CF_E_INVALID;
+  cf_err rc = s->backend->user_update(s->impl, org_or_default(org_id), id, change, now, into);
+  if (!out)
+    store_user_clear(&ignored);
+  return rc;
+}
+
+cf_err store_user_set_password(store *s, int64_t org_id, int64_t id, const char *expected_hash,
+                               const char *new_hash, int64_t keep_session_id) {
+  if (!expected_hash || !new_hash || !*new_hash)
+    return CF_E_INVALID;
+  return s->backend->user_set_password(s->impl, org_or_default(org_id), id, expected_hash, new_hash,
+                                       keep_session_id);
+}
+
 cf_err store_user_count(store *s, int64_t *count) {
   return s->backend->user_count(s->impl, count);
 }

@@ -72,6 +72,10 @@ typedef struct store_backend {
                         const char *password_hash, store_role role, int64_t now, int64_t *id);
   cf_err (*user_by_email)(void *impl, const char *email, store_user *out);
   cf_err (*user_get)(void *impl, int64_t org_id, int64_t id, store_user *out);
+  cf_err (*user_update)(void *impl, int64_t org_id, int64_t id, const store_user_change *change,
+                        int64_t now, store_user *out);
+  cf_err (*user_set_password)(void *impl, int64_t org_id, int64_t id, const char *expected_hash,
+                              const char *new_hash, int64_t keep_session_id);
   cf_err (*user_count)(void *impl, int64_t *count);
   cf_err (*user_list)(void *impl, int64_t org_id, int64_t after_id, int limit, store_user **out,
                       size_t *count);

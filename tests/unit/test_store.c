@@ -5,7 +5,7 @@
  * recorded, release, steps, pruning), group commit under concurrent
  * writers, wake-ups, and the failures a disk or another process can cause
  * (a read-only file, a locked database), each a clear error with nothing
- * acknowledged lost.
+ * acknowledged lost; users changed with their sessions in one transaction.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -836,6 +836,142 @@ static void test_workflows_and_logs(void **state) {
   drain(5000);
 }
 
+/* A session hash that differs per n. */
+static void session_hash(int n, unsigned char hash[STORE_HASH_BYTES]) {
+  memset(hash, 0, STORE_HASH_BYTES);
+  hash[0] = (unsigned char)n;
+  hash[1] = 0xa5;
+}
+
+static bool session_live(int n) {
+  unsigned char hash[STORE_HASH_BYTES];
+  session_hash(n, hash);
+  store_session x;
+  cf_err rc = store_session_lookup(st, hash, 5000, &x);
+  store_session_clear(&x);
+  return rc == CF_OK;
+}
+
+/* Users changed by an admin and their own password: each change with what
+ * belongs to it in one transaction (sessions ended), the organization
+ * never left without an enabled admin, another organization's user out of
+ * reach. */
+static void test_users_change(void **state) {
+  (void)state;
+  int64_t org, other, admin, ed, stranger;
+  assert_int_equal(store_org_find(st, "users-org", true, 1000, &org, NULL), CF_OK);
+  assert_int_equal(store_org_find(st, "users-other", true, 1000, &other, NULL), CF_OK);
+  assert_int_equal(store_user_create(st, org, "root@users.example", "Root", "$h-root",
+                                     STORE_ROLE_ADMIN, 1000, &admin),
+                   CF_OK);
+  assert_int_equal(
+      store_user_create(st, org, "ed@users.example", "Ed", "$h-ed", STORE_ROLE_EDITOR, 1000, &ed),
+      CF_OK);
+  assert_int_equal(store_user_create(st, other, "x@users.example", "X", "$h-x", STORE_ROLE_ADMIN,
+                                     1000, &stranger),
+                   CF_OK);
+  unsigned char hash[STORE_HASH_BYTES];
+  for (int n = 1; n <= 3; n++) {
+    session_hash(n, hash);
+    assert_int_equal(store_session_create(st, hash, n == 3 ? admin : ed, "csrf", 1000, 99999),
+                     CF_OK);
+  }
+
+  /* Name and role; the answer is the user as changed. */
+  store_user u;
+  store_user_change c = {.name = "Edward", .role = STORE_ROLE_ADMIN, .disabled = -1};
+  assert_int_equal(store_user_update(st, org, ed, &c, 2000, &u), CF_OK);
+  assert_string_equal(u.name, "Edward");
+  assert_string_equal(u.email, "ed@users.example");
+  assert_int_equal(u.role, STORE_ROLE_ADMIN);
+  assert_false(u.disabled);
+  store_user_clear(&u);
+  assert_int_equal(store_user_get(st, org, ed, &u), CF_OK);
+  assert_string_equal(u.name, "Edward");
+  assert_int_equal(u.role, STORE_ROLE_ADMIN);
+  store_user_clear(&u);
+
+  /* Disabling ends every session of the user, and only theirs. */
+  c = (store_user_change){.role = -1, .disabled = 1};
+  assert_int_equal(store_user_update(st, org, ed, &c, 3000, &u), CF_OK);
+  assert_true(u.disabled);
+  store_user_clear(&u);
+  assert_false(session_live(1));
+  assert_false(session_live(2));
+  assert_true(session_live(3));
+
+  /* The last enabled admin can be neither demoted nor disabled; nothing
+   * of the refused change is kept. */
+  c = (store_user_change){.name = "Gone", .role = STORE_ROLE_VIEWER, .disabled = -1};
+  assert_int_equal(store_user_update(st, org, admin, &c, 4000, &u), CF_E_CONFLICT);
+  assert_null(u.email);
+  c = (store_user_change){.name = "Gone", .role = -1, .disabled = 1};
+  assert_int_equal(store_user_update(st, org, admin, &c, 4000, NULL), CF_E_CONFLICT);
+  assert_int_equal(store_user_get(st, org, admin, &u), CF_OK);
+  assert_string_equal(u.name, "Root");
+  assert_int_equal(u.role, STORE_ROLE_ADMIN);
+  assert_false(u.disabled);
+  store_user_clear(&u);
+  assert_true(session_live(3));
+  /* Once another admin is enabled again, the first may step down. */
+  c = (store_user_change){.role = -1, .disabled = 0};
+  assert_int_equal(store_user_update(st, org, ed, &c, 5000, NULL), CF_OK);
+  c = (store_user_change){.role = STORE_ROLE_EDITOR, .disabled = -1};
+  assert_int_equal(store_user_update(st, org, admin, &c, 5000, &u), CF_OK);
+  assert_int_equal(u.role, STORE_ROLE_EDITOR);
+  store_user_clear(&u);
+  /* A change that does not touch admins passes whatever the rest is. */
+  c = (store_user_change){.name = "", .role = -1, .disabled = -1};
+  assert_int_equal(store_user_update(st, org, admin, &c, 5000, &u), CF_OK);
+  assert_string_equal(u.name, "");
+  store_user_clear(&u);
+
+  /* Another organization's user, a missing one, bad changes. */
+  c = (store_user_change){.name = "Hijack", .role = -1, .disabled = 1};
+  assert_int_equal(store_user_update(st, org, stranger, &c, 6000, &u), CF_E_NOT_FOUND);
+  assert_int_equal(store_user_update(st, org, 999999, &c, 6000, NULL), CF_E_NOT_FOUND);
+  c = (store_user_change){.role = 7, .disabled = -1};
+  assert_int_equal(store_user_update(st, org, admin, &c, 6000, NULL), CF_E_INVALID);
+  c = (store_user_change){.role = -1, .disabled = 2};
+  assert_int_equal(store_user_update(st, org, admin, &c, 6000, NULL), CF_E_INVALID);
+  assert_int_equal(store_user_get(st, other, stranger, &u), CF_OK);
+  assert_string_equal(u.name, "X");
+  assert_false(u.disabled);
+  store_user_clear(&u);
+
+  /* A new password ends the user's other sessions, keeps the one named. */
+  int64_t keep = 0;
+  for (int n = 4; n <= 6; n++) {
+    session_hash(n, hash);
+    assert_int_equal(store_session_create(st, hash, admin, "csrf", 1000, 99999), CF_OK);
+  }
+  session_hash(5, hash);
+  store_session x;
+  assert_int_equal(store_session_lookup(st, hash, 5000, &x), CF_OK);
+  keep = x.id;
+  store_session_clear(&x);
+  assert_int_equal(store_user_set_password(st, org, admin, "$h-wrong", "$h-new", keep),
+                   CF_E_CONFLICT);
+  assert_true(session_live(4));
+  assert_int_equal(store_user_set_password(st, org, admin, "$h-root", "$h-new", keep), CF_OK);
+  assert_false(session_live(3));
+  assert_false(session_live(4));
+  assert_true(session_live(5));
+  assert_false(session_live(6));
+  assert_int_equal(store_user_get(st, org, admin, &u), CF_OK);
+  assert_string_equal(u.password_hash, "$h-new");
+  store_user_clear(&u);
+  assert_int_equal(store_user_set_password(st, other, admin, "$h-new", "$h-x", 0), CF_E_NOT_FOUND);
+  c = (store_user_change){.role = -1, .disabled = 1};
+  assert_int_equal(store_user_update(st, org, ed, &c, 7000, NULL), CF_E_CONFLICT); /* the last */
+  c = (store_user_change){.role = STORE_ROLE_ADMIN, .disabled = -1};
+  assert_int_equal(store_user_update(st, org, admin, &c, 7000, NULL), CF_OK);
+  c = (store_user_change){.role = -1, .disabled = 1};
+  assert_int_equal(store_user_update(st, org, ed, &c, 7000, NULL), CF_OK);
+  assert_int_equal(store_user_set_password(st, org, ed, "$h-ed", "$h-ed2", 0), CF_E_NOT_FOUND);
+  assert_int_equal(store_user_set_password(st, org, admin, "$h-new", "", 0), CF_E_INVALID);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_migrations),
@@ -856,6 +992,7 @@ int main(void) {
       cmocka_unit_test(test_locked_database),
       cmocka_unit_test(test_read_only_file),
       cmocka_unit_test(test_workflows_and_logs),
+      cmocka_unit_test(test_users_change),
   };
   return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }
