@@ -8,9 +8,13 @@
  * more, so a fast hash is enough; passwords, chosen by people, get
  * argon2id. Authenticated callers are cached by hash for CACHE_TTL_MS so
  * that a busy client costs one hash and one table probe per request, not
- * a database read; revocations and logouts made through this server
- * empty the cache at once, those made elsewhere (the CLI, another node)
- * take effect within CACHE_TTL_MS. last_used_at is written at most once
+ * a database read; revocations, logouts, disabled users and password
+ * changes made through this server empty the cache (or the user's
+ * entries) at once, those made elsewhere (the CLI, another node) take
+ * effect within CACHE_TTL_MS. Every emptying raises a generation number,
+ * and a lookup stores what it read only if the generation is the one it
+ * started under: a read that raced with a change cannot put the caller
+ * back as it was before. last_used_at is written at most once
  * a minute per token, without waiting.
  */
 #include <pthread.h>
@@ -50,6 +54,7 @@ typedef struct limit_entry {
 
 struct api_auth {
   pthread_mutex_t lock;
+  uint64_t generation; /* raised by every api_auth_forget* */
   cache_entry cache[CACHE_SLOTS];
   limit_entry limits[LIMIT_SLOTS];
 };
@@ -84,6 +89,18 @@ void api_auth_forget(api_auth *a) {
   pthread_mutex_lock(&a->lock);
   for (size_t i = 0; i < CACHE_SLOTS; i++)
     a->cache[i].used = false;
+  a->generation++;
+  pthread_mutex_unlock(&a->lock);
+}
+
+void api_auth_forget_user(api_auth *a, int64_t org_id, int64_t user_id) {
+  pthread_mutex_lock(&a->lock);
+  for (size_t i = 0; i < CACHE_SLOTS; i++) {
+    cache_entry *e = &a->cache[i];
+    if (e->used && e->who.org_id == org_id && e->who.user_id == user_id)
+      e->used = false;
+  }
+  a->generation++;
   pthread_mutex_unlock(&a->lock);
 }
 
@@ -163,10 +180,12 @@ static cache_entry *cache_slot(api_auth *a, const unsigned char *hash) {
 }
 
 /* A cached caller for this hash, fresh enough; touch says whether its
- * last_used_at is due to be written. */
+ * last_used_at is due to be written. On a miss, *generation is the cache's
+ * generation, for cache_put. */
 static bool cache_get(api_auth *a, const unsigned char *hash, bool session, int64_t now,
-                      api_principal *who, bool *touch) {
+                      api_principal *who, bool *touch, uint64_t *generation) {
   pthread_mutex_lock(&a->lock);
+  *generation = a->generation;
   cache_entry *e = cache_slot(a, hash);
   bool hit = e->used && e->session == session && now - e->fetched_ms < CACHE_TTL_MS &&
              sodium_memcmp(e->hash, hash, STORE_HASH_BYTES) == 0;
@@ -180,9 +199,16 @@ static bool cache_get(api_auth *a, const unsigned char *hash, bool session, int6
   return hit;
 }
 
+/* Keeps what a lookup read, unless the cache was emptied since the lookup
+ * began (`generation`): then the read may predate the change that emptied
+ * it. */
 static void cache_put(api_auth *a, const unsigned char *hash, bool session, int64_t now,
-                      const api_principal *who) {
+                      const api_principal *who, uint64_t generation) {
   pthread_mutex_lock(&a->lock);
+  if (a->generation != generation) {
+    pthread_mutex_unlock(&a->lock);
+    return;
+  }
   cache_entry *e = cache_slot(a, hash);
   memcpy(e->hash, hash, STORE_HASH_BYTES);
   e->used = true;
@@ -241,7 +267,8 @@ static unsigned lookup(api_request *req, api_response *res, const char *secret, 
     return unauthenticated(res, code, "the credentials are not valid");
   unsigned char hash[STORE_HASH_BYTES];
   api_secret_hash(secret, hash);
-  if (cache_get(a, hash, session, now, &req->auth, touch))
+  uint64_t generation;
+  if (cache_get(a, hash, session, now, &req->auth, touch, &generation))
     return 0;
   cf_err rc =
       session ? session_from_store(req, hash, now) : token_from_store(req, hash, now, touch);
@@ -253,7 +280,7 @@ static unsigned lookup(api_request *req, api_response *res, const char *secret, 
     api_store_error(res, rc, session ? "session" : "token");
     return res->status;
   }
-  cache_put(a, hash, session, now, &req->auth);
+  cache_put(a, hash, session, now, &req->auth, generation);
   return 0;
 }
 

@@ -236,8 +236,11 @@ api_auth *api_server_auth(api_server *server);
  * error response set. */
 unsigned api_authenticate(api_request *req, api_response *res);
 
-/* Forgets cached tokens and sessions (after a revocation or logout). */
+/* Forgets cached tokens and sessions (after a revocation or logout); the
+ * _user variant only those of one user (after the user was disabled,
+ * changed role or password). Thread-safe. */
 void api_auth_forget(api_auth *a);
+void api_auth_forget_user(api_auth *a, int64_t org_id, int64_t user_id);
 
 /* Login attempts: 0 when allowed, else the seconds to wait. */
 int64_t api_login_blocked(api_auth *a, const char *ip, const char *email);

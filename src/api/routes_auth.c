@@ -1,11 +1,17 @@
 /*
  * routes_auth.c — signing in and out of the UI (session cookie + CSRF
- * token), who am I, API tokens (created, listed, revoked) and the users
- * of an organization.
+ * token), changing one's password, who am I, API tokens (created, listed,
+ * revoked) and the users of an organization (added, listed, changed).
  *
  * A token is shown once, in the answer that creates it; afterwards only
  * its prefix. A caller can make tokens up to its own role, never above.
  * Editors revoke the tokens they made; admins any of the organization's.
+ * An admin cannot disable or demote themselves, and no change may leave
+ * the organization without an enabled admin (the store checks that in the
+ * change's transaction). A wrong current password counts toward the same
+ * failed sign-in limits as a wrong login. Whatever ends a caller's access
+ * (logout, revocation, a disabled user, a new password) empties the
+ * server's cache of authenticated callers before it answers.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -56,6 +62,16 @@ static bool password_ok(const char *hash, const char *password) {
   return ok && hash;
 }
 
+/* The answer to a sign-in (or a password check) while its address or its
+ * client is blocked for `wait` seconds. */
+static void too_many_attempts(api_response *res, int64_t wait) {
+  char secs[24];
+  snprintf(secs, sizeof secs, "%lld", (long long)wait);
+  api_header_add(res, "Retry-After", secs);
+  api_error(res, 429, "too_many_attempts",
+            "too many failed sign-ins for this address or from this client; try again later");
+}
+
 static void login(const api_request *req, api_response *res) {
   static const char *const fields[] = {"email", "password", NULL};
   json_t *body = api_body_object(req, res);
@@ -69,11 +85,7 @@ static void login(const api_request *req, api_response *res) {
   api_auth *auth = api_server_auth(req->server);
   int64_t wait = api_login_blocked(auth, req->client_ip, email);
   if (wait > 0) {
-    char secs[24];
-    snprintf(secs, sizeof secs, "%lld", (long long)wait);
-    api_header_add(res, "Retry-After", secs);
-    api_error(res, 429, "too_many_attempts",
-              "too many failed sign-ins for this address or from this client; try again later");
+    too_many_attempts(res, wait);
     json_decref(body);
     return;
   }
@@ -135,6 +147,74 @@ static void logout(const api_request *req, api_response *res) {
   api_header_add(res, "Set-Cookie", "cronflow_csrf=; Path=/; SameSite=Strict; Max-Age=0");
   res->status = 200;
   res->json = json_pack("{s:b}", "signed_out", 1);
+}
+
+/* A signed-in user changes their own password: the current one is checked
+ * (a wrong one counts as a failed sign-in), the new one stored as
+ * argon2id, and every other session of the user ends; the caller's own
+ * session, if it came with one, stays. */
+static void password_change(const api_request *req, api_response *res) {
+  static const char *const fields[] = {"current_password", "new_password", NULL};
+  json_t *body = api_body_object(req, res);
+  const char *current = NULL, *fresh = NULL;
+  if (!body || !api_fields_known(body, fields, res) ||
+      !api_field_string(body, "current_password", true, PASSWORD_MAX, &current, res) ||
+      !api_field_string(body, "new_password", true, PASSWORD_MAX, &fresh, res)) {
+    json_decref(body);
+    return;
+  }
+  if (strlen(fresh) < PASSWORD_MIN) {
+    api_error_field(res, 422, "invalid_field", "new_password: must have at least 8 characters",
+                    "new_password");
+    json_decref(body);
+    return;
+  }
+  if (!req->auth.user_id) {
+    api_error(res, 403, "forbidden",
+              "this token belongs to no user, so it has no password to change; sign in, or use "
+              "a token that a user made");
+    json_decref(body);
+    return;
+  }
+  store *st = req->cfg->store;
+  api_auth *auth = api_server_auth(req->server);
+  store_user u;
+  cf_err rc = store_user_get(st, req->auth.org_id, req->auth.user_id, &u);
+  if (rc) {
+    api_store_error(res, rc, "user");
+    json_decref(body);
+    return;
+  }
+  int64_t wait = api_login_blocked(auth, req->client_ip, u.email);
+  char hash[crypto_pwhash_STRBYTES];
+  if (wait > 0) {
+    too_many_attempts(res, wait);
+  } else if (!password_ok(u.password_hash, current)) {
+    api_login_failed(auth, req->client_ip, u.email);
+    api_error_field(res, 403, "invalid_credentials",
+                    "current_password: the current password is wrong", "current_password");
+  } else if (strcmp(current, fresh) == 0) {
+    api_error_field(res, 422, "invalid_field",
+                    "new_password: must differ from the current password", "new_password");
+  } else if ((rc = api_password_hash(fresh, hash, sizeof hash)) != CF_OK) {
+    api_store_error(res, rc, "password");
+  } else {
+    rc = store_user_set_password(st, req->auth.org_id, u.id, u.password_hash, hash,
+                                 req->auth.session_id);
+    sodium_memzero(hash, sizeof hash);
+    if (rc == CF_E_CONFLICT) {
+      api_error(res, 409, "conflict",
+                "the password was changed by another request meanwhile; sign in again");
+    } else if (rc) {
+      api_store_error(res, rc, "user");
+    } else {
+      api_login_succeeded(auth, u.email);
+      api_auth_forget_user(auth, req->auth.org_id, u.id);
+      api_no_content(res);
+    }
+  }
+  store_user_clear(&u);
+  json_decref(body);
 }
 
 static void me(const api_request *req, api_response *res) {
@@ -341,14 +421,79 @@ static void users_create(const api_request *req, api_response *res) {
   json_decref(body);
 }
 
+/* An admin changes a user of the organization: name, role, disabled. */
+static void users_update(const api_request *req, api_response *res) {
+  static const char *const fields[] = {"name", "role", "disabled", NULL};
+  int64_t id;
+  if (!api_param_id(req, res, "id", "user", &id))
+    return;
+  json_t *body = api_body_object(req, res);
+  const char *name = NULL, *role_name = NULL;
+  bool disabled = false;
+  if (!body || !api_fields_known(body, fields, res) ||
+      !api_field_string(body, "name", false, NAME_MAX_BYTES, &name, res) ||
+      !api_field_string(body, "role", false, 16, &role_name, res) ||
+      !api_field_bool(body, "disabled", &disabled, res)) {
+    json_decref(body);
+    return;
+  }
+  store_user_change change = {.name = name, .role = -1, .disabled = -1};
+  if (json_is_boolean(json_object_get(body, "disabled")))
+    change.disabled = disabled ? 1 : 0;
+  store_role role;
+  if (role_name) {
+    if (store_role_parse(role_name, &role))
+      change.role = (int)role;
+    else
+      api_error_field(res, 422, "invalid_field", "role: must be admin, editor or viewer", "role");
+  }
+  if (!res->json && id == req->auth.user_id) {
+    if (change.disabled == 1)
+      api_error_field(res, 409, "conflict",
+                      "disabled: you cannot disable yourself; another admin of the organization "
+                      "can",
+                      "disabled");
+    else if (change.role >= 0 && change.role != STORE_ROLE_ADMIN)
+      api_error_field(res, 409, "conflict",
+                      "role: you cannot lower your own role; another admin of the organization can",
+                      "role");
+  }
+  if (res->json) {
+    json_decref(body);
+    return;
+  }
+  store_user u;
+  cf_err rc = store_user_update(req->cfg->store, req->auth.org_id, id, &change, now_ms(), &u);
+  if (rc == CF_E_CONFLICT) {
+    const char *field = change.disabled == 1 ? "disabled" : "role";
+    char message[200];
+    snprintf(message, sizeof message,
+             "%s: the organization must keep at least one enabled admin; make another user admin "
+             "first",
+             field);
+    api_error_field(res, 409, "conflict", message, field);
+  } else if (rc) {
+    api_store_error(res, rc, "user");
+  } else {
+    /* Sessions and tokens cached for the user must not outlive a
+     * disabling or keep a role the user no longer has. */
+    api_auth_forget_user(api_server_auth(req->server), req->auth.org_id, id);
+    res->json = user_json(&u);
+    store_user_clear(&u);
+  }
+  json_decref(body);
+}
+
 const api_route api_auth_routes[] = {
     {"POST", "/api/auth/login", API_PUBLIC, login},
     {"POST", "/api/auth/logout", API_READ, logout},
+    {"POST", "/api/auth/password", API_READ, password_change},
     {"GET", "/api/me", API_READ, me},
     {"GET", "/api/tokens", API_READ, tokens_list},
     {"POST", "/api/tokens", API_WRITE, tokens_create},
     {"DELETE", "/api/tokens/{id}", API_WRITE, tokens_revoke},
     {"GET", "/api/users", API_ADMIN, users_list},
     {"POST", "/api/users", API_ADMIN, users_create},
+    {"PATCH", "/api/users/{id}", API_ADMIN, users_update},
     {NULL, NULL, 0, NULL},
 };

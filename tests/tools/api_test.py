@@ -531,6 +531,8 @@ def run_tests(port, work, out, t_admin, t_view, t_edit, t_other):
     st, doc, h = Client(port).call("POST", "/api/auth/login", {"email": "carol@example.com", "password": "carol-pass-9"})
     check("login rate limit: 429 with Retry-After after 5 failures", codes == [401] * 5 and st == 429
           and int(h.get("retry-after", "0")) > 0, (codes, st, h))
+    if m:
+        users_admin(port, A, B, V, E, m.group(1))
 
     # ------------------------------------------------ organizations
     st, bw, _ = B.call("POST", "/api/workflows", flow("other's"))
@@ -560,6 +562,8 @@ def run_tests(port, work, out, t_admin, t_view, t_edit, t_other):
             concrete = path.replace("{name}", "b-mail")
         elif path.startswith("/api/schedules/"):
             concrete = path.replace("{id}", str(ids.get("schedule", 1)))
+        elif path.startswith("/api/users/"):
+            concrete = path.replace("{id}", str(_user_id(B, "bob@other.example")))
         else:
             concrete = re.sub(r"\{(\w+)\}", lambda mm: str(ids[mm.group(1)]), path)
         body = ({"data": {"token": "stolen"}} if "credentials" in path else
@@ -606,6 +610,184 @@ def run_tests(port, work, out, t_admin, t_view, t_edit, t_other):
     st, doc, _ = A.call("DELETE", "/api/workflows/%d" % wid)
     check("delete twice 404", st == 404, doc)
     check("readyz at the end", anon.call("GET", "/readyz")[0] == 200)
+
+
+def _user_id(c, email):
+    st, doc, _ = c.call("GET", "/api/users?limit=1000")
+    found = [u["id"] for u in doc["items"] if u["email"] == email] if st == 200 else []
+    return found[0] if found else 999999
+
+
+def _users(c):
+    st, doc, _ = c.call("GET", "/api/users?limit=1000")
+    return {u["email"]: u for u in doc["items"]} if st == 200 else {}
+
+
+def _login(port, email, password):
+    s = Client(port)
+    st, doc, _ = s.call("POST", "/api/auth/login", {"email": email, "password": password})
+    if st == 200:
+        s.csrf = doc["csrf_token"]
+    return st, s, doc
+
+
+def users_admin(port, A, B, V, E, admin_password):
+    """What an admin and a user of the organization check: changing users
+    (name, role, disabled), and changing one's own password."""
+    st, AS, doc = _login(port, "admin@localhost", admin_password)
+    if not check("the admin signs in for the user checks", st == 200, doc):
+        return
+    me_id = doc["user"]["id"]
+    st, dave, _ = A.call("POST", "/api/users", {"email": "dave@example.com", "password": "dave-pass-1",
+                                                "name": "Dave", "role": "editor"})
+    if not check("admin adds dave", st == 201, dave):
+        return
+    did = dave["id"]
+    st, DS, _ = _login(port, "dave@example.com", "dave-pass-1")
+    st2, tok, _ = DS.call("POST", "/api/tokens", {"name": "dave's script"})
+    check("dave signs in and makes a token", st == 200 and st2 == 201, (st, st2, tok))
+    DT = Client(port, tok.get("token"))
+    check("dave's session and token work", DS.call("GET", "/api/me")[0] == 200
+          and DT.call("GET", "/api/me")[1]["role"] == "editor")
+
+    # Name and role: the answer is the user, as GET /api/users lists it.
+    st, doc, _ = AS.call("PATCH", "/api/users/%d" % did, {"name": "David", "role": "viewer"})
+    check("PATCH name and role 200", st == 200 and doc["name"] == "David" and doc["role"] == "viewer"
+          and doc["disabled"] is False and doc["email"] == "dave@example.com", (st, doc))
+    listed = _users(A).get("dave@example.com", {})
+    check("GET /api/users shows the change", listed.get("name") == "David" and listed.get("role") == "viewer", listed)
+    check("PATCH answers the same shape as the list", isinstance(doc, dict) and set(doc) == set(listed), (doc, listed))
+    st, doc, _ = DT.call("POST", "/api/workflows", flow("by a demoted user"))
+    check("a demoted user's token loses the role at once", st == 403, (st, doc))
+    st, doc, _ = DS.call("GET", "/api/me")
+    check("a demoted user's session shows the new role at once", st == 200 and doc["role"] == "viewer", doc)
+    st, doc, _ = AS.call("PATCH", "/api/users/%d" % did, {"role": "editor", "name": None})
+    check("null leaves a field as it is", st == 200 and doc["name"] == "David" and doc["role"] == "editor", doc)
+
+    # Disabling: the session and the token stop at once, sign-in fails.
+    check("dave's session and token are in use", DS.call("GET", "/api/me")[0] == 200
+          and DT.call("GET", "/api/me")[0] == 200)
+    st, doc, _ = A.call("PATCH", "/api/users/%d" % did, {"disabled": True})
+    check("disable 200", st == 200 and doc["disabled"] is True, (st, doc))
+    st, doc, _ = DS.call("GET", "/api/me")
+    check("a disabled user's session 401 at once", st == 401, (st, doc))
+    st, doc, _ = DT.call("GET", "/api/me")
+    check("a disabled user's token 401 at once", st == 401, (st, doc))
+    st, doc, _ = Client(port).call("POST", "/api/auth/login", {"email": "dave@example.com", "password": "dave-pass-1"})
+    check("a disabled user cannot sign in", st == 401 and doc["error"]["code"] == "invalid_credentials", (st, doc))
+    check("the list shows the user disabled", _users(A).get("dave@example.com", {}).get("disabled") is True)
+    st, doc, _ = A.call("PATCH", "/api/users/%d" % did, {"disabled": False})
+    check("enable again 200", st == 200 and doc["disabled"] is False, (st, doc))
+    st, DS2, doc = _login(port, "dave@example.com", "dave-pass-1")
+    check("an enabled user signs in again", st == 200, doc)
+    check("the old session stays ended", DS.call("GET", "/api/me")[0] == 401)
+    check("the user's token works again", DT.call("GET", "/api/me")[0] == 200)
+
+    # An admin cannot lock themselves out, nor leave the organization
+    # without an enabled admin.
+    st, doc, _ = AS.call("PATCH", "/api/users/%d" % me_id, {"disabled": True})
+    check("an admin disabling themselves 409", st == 409 and doc["error"]["field"] == "disabled"
+          and "yourself" in doc["error"]["message"], (st, doc))
+    st, doc, _ = AS.call("PATCH", "/api/users/%d" % me_id, {"role": "editor"})
+    check("an admin lowering their own role 409", st == 409 and doc["error"]["field"] == "role"
+          and "own role" in doc["error"]["message"], (st, doc))
+    st, doc, _ = AS.call("PATCH", "/api/users/%d" % me_id, {"name": "The Admin", "role": "admin", "disabled": False})
+    check("an admin changes their own name", st == 200 and doc["name"] == "The Admin" and doc["role"] == "admin", doc)
+    for body in ({"role": "viewer"}, {"disabled": True}):
+        st, doc, _ = A.call("PATCH", "/api/users/%d" % me_id, body)
+        check("taking the last admin away 409: %s" % json.dumps(body), st == 409
+              and "at least one enabled admin" in doc["error"]["message"], (st, doc))
+    me = _users(A).get("admin@localhost", {})
+    check("the last admin is unchanged", me.get("role") == "admin" and me.get("disabled") is False, me)
+    check("the admin's session still works", AS.call("GET", "/api/me")[0] == 200)
+    st, doc, _ = A.call("PATCH", "/api/users/%d" % did, {"role": "admin"})
+    st2, doc2, _ = AS.call("PATCH", "/api/users/%d" % did, {"role": "editor"})
+    check("another admin can be demoted while one is left", st == 200 and doc["role"] == "admin"
+          and st2 == 200 and doc2["role"] == "editor", (doc, doc2))
+
+    # Who may, and which users.
+    for who, c in (("editor token", E), ("viewer token", V), ("editor session", DS2)):
+        st, doc, _ = c.call("PATCH", "/api/users/%d" % did, {"name": "Hacked"})
+        check("%s cannot change users 403" % who, st == 403 and doc["error"]["code"] == "forbidden", (st, doc))
+    bob = _user_id(B, "bob@other.example")
+    st, doc, _ = A.call("PATCH", "/api/users/%d" % bob, {"disabled": True, "name": "Mallory"})
+    check("another organization's user 404", st == 404 and doc["error"]["code"] == "not_found", (st, doc))
+    bob_now = _users(B).get("bob@other.example", {})
+    check("the other organization's user is untouched", bob_now.get("disabled") is False
+          and bob_now.get("name") != "Mallory", bob_now)
+    st, doc, _ = A.call("PATCH", "/api/users/999999", {"name": "nobody"})
+    check("a missing user 404", st == 404, (st, doc))
+    st, doc, _ = A.call("PATCH", "/api/users/abc", {"name": "nobody"})
+    check("a user id that is not a number 404", st == 404, (st, doc))
+    st, doc, h = A.call("GET", "/api/users/%d" % did)
+    check("GET on a user path 405 with Allow", st == 405 and h.get("allow") == "PATCH", (st, h))
+
+    # Bad bodies name the field and change nothing.
+    for body, field, code in (({"role": "root"}, "role", "invalid_field"),
+                              ({"role": 3}, "role", "invalid_field"),
+                              ({"disabled": "yes"}, "disabled", "invalid_field"),
+                              ({"disabled": 1}, "disabled", "invalid_field"),
+                              ({"name": 5}, "name", "invalid_field"),
+                              ({"name": "x" * 201}, "name", "invalid_field"),
+                              ({"name": "ok", "colour": "red"}, "colour", "unknown_field"),
+                              ({"email": "new@example.com"}, "email", "unknown_field")):
+        st, doc, _ = A.call("PATCH", "/api/users/%d" % did, body)
+        check("PATCH %s 422 names %s" % (json.dumps(body)[:40], field), st == 422
+              and doc["error"]["code"] == code and doc["error"]["field"] == field, (st, doc))
+    for raw in (b'{"name": ', b"[1]", b"null"):
+        st, doc, _ = A.call("PATCH", "/api/users/%d" % did, raw=raw)
+        check("PATCH %r 400" % raw, st == 400 and doc["error"]["code"] == "invalid_json", (st, doc))
+    d = _users(A).get("dave@example.com", {})
+    check("bad bodies changed nothing", d.get("name") == "David" and d.get("role") == "editor"
+          and d.get("disabled") is False and d.get("email") == "dave@example.com", d)
+
+    # A user changes their own password.
+    st, DS3, _ = _login(port, "dave@example.com", "dave-pass-1")
+    check("dave has a second session", st == 200 and DS3.call("GET", "/api/me")[0] == 200)
+    st, doc, _ = DS2.call("POST", "/api/auth/password", {"current_password": "not-my-pass", "new_password": "dave-new-pass-2"})
+    check("a wrong current password 403", st == 403 and doc["error"]["field"] == "current_password", (st, doc))
+    st, doc, _ = DS2.call("POST", "/api/auth/password", {"current_password": "dave-pass-1", "new_password": "short"})
+    check("a short new password 422 names it", st == 422 and doc["error"]["field"] == "new_password", (st, doc))
+    for body, field in (({"new_password": "dave-new-pass-2"}, "current_password"),
+                        ({"current_password": "dave-pass-1", "new_password": "dave-new-pass-2", "x": 1}, "x"),
+                        ({"current_password": "dave-pass-1", "new_password": 12345678}, "new_password"),
+                        ({"current_password": "dave-pass-1", "new_password": "dave-pass-1"}, "new_password")):
+        st, doc, _ = DS2.call("POST", "/api/auth/password", body)
+        check("password change %s 422 names %s" % (sorted(body), field), st == 422
+              and doc["error"]["field"] == field, (st, doc))
+    st, doc, _ = DS2.call("POST", "/api/auth/password", {"current_password": "dave-pass-1", "new_password": "dave-new-pass-2"},
+                          headers={"X-CSRF-Token": "0" * 40})
+    check("a password change by session needs the CSRF token", st == 403 and doc["error"]["code"] == "csrf_failed", (st, doc))
+    check("the refused changes kept the password", _login(port, "dave@example.com", "dave-pass-1")[0] == 200)
+    st, doc, _ = DS2.call("POST", "/api/auth/password", {"current_password": "dave-pass-1", "new_password": "dave-new-pass-2"})
+    check("password change 204", st == 204, (st, doc))
+    check("the session that changed it stays valid", DS2.call("GET", "/api/me")[0] == 200)
+    check("the user's other session ended", DS3.call("GET", "/api/me")[0] == 401)
+    check("the user's token still works", DT.call("GET", "/api/me")[0] == 200)
+    st, doc, _ = Client(port).call("POST", "/api/auth/login", {"email": "dave@example.com", "password": "dave-pass-1"})
+    check("the old password no longer signs in", st == 401, (st, doc))
+    st, DS4, doc = _login(port, "dave@example.com", "dave-new-pass-2")
+    check("the new password signs in", st == 200, doc)
+    st, doc, _ = A.call("POST", "/api/auth/password", {"current_password": "x" * 8, "new_password": "y" * 8})
+    check("a token with no user cannot change a password 403", st == 403 and doc["error"]["code"] == "forbidden"
+          and "no user" in doc["error"]["message"], (st, doc))
+    st, doc, _ = DT.call("POST", "/api/auth/password", {"current_password": "dave-new-pass-2", "new_password": "dave-third-pass-3"})
+    check("a user's token changes the user's password", st == 204, (st, doc))
+    check("a change by token ends every session of the user",
+          DS2.call("GET", "/api/me")[0] == 401 and DS4.call("GET", "/api/me")[0] == 401)
+    check("the third password signs in", _login(port, "dave@example.com", "dave-third-pass-3")[0] == 200)
+
+    # Wrong current passwords count toward the sign-in limit.
+    A.call("POST", "/api/users", {"email": "erin@example.com", "password": "erin-pass-1", "role": "viewer"})
+    st, ES, _ = _login(port, "erin@example.com", "erin-pass-1")
+    codes = [ES.call("POST", "/api/auth/password", {"current_password": "guess-%d-xx" % i, "new_password": "erin-pass-2"})[0]
+             for i in range(5)]
+    st, doc, h = ES.call("POST", "/api/auth/password", {"current_password": "erin-pass-1", "new_password": "erin-pass-2"})
+    check("wrong current passwords are limited like sign-ins: 429", codes == [403] * 5 and st == 429
+          and int(h.get("retry-after", "0")) > 0, (codes, st, doc))
+    st, doc, _ = Client(port).call("POST", "/api/auth/login", {"email": "erin@example.com", "password": "erin-pass-1"})
+    check("and the same limit holds for signing in", st == 429, (st, doc))
+    check("a blocked change kept the password", ES.call("GET", "/api/me")[0] == 200)
 
 
 def _finished(c, xid, attempt=1):
