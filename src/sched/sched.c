@@ -51,6 +51,10 @@ typedef struct entry {
   uint32_t heap_index;
   uint8_t misfire, overlap;
   bool dst_shifted; /* fire_at is a DST-shifted wall time */
+  /* Out of the heap in a fire transaction still in flight: the batch
+   * points at it, so a change read meanwhile is not applied (nor the
+   * record freed) but noted, and applied when the batch comes back. */
+  bool in_flight, reload;
 } entry;
 
 /* One planned instant; `local` is what store_fire_instant points at. */
@@ -331,6 +335,10 @@ static void entry_drop(sched *s, int64_t id) {
   entry *e = table_get(s, id);
   if (!e)
     return;
+  if (e->in_flight) {
+    e->reload = true;
+    return;
+  }
   heap_remove(s, e);
   table_del(s, id);
   entry_free(e);
@@ -392,6 +400,10 @@ static cf_err entry_position(sched *s, entry *e, int64_t anchor) {
 /* Applies a stored schedule: drops, refreshes or (re)builds its record. */
 static void apply_row(sched *s, const store_schedule *row, int64_t clock_now) {
   entry *e = table_get(s, row->id);
+  if (e && e->in_flight) {
+    e->reload = true; /* see entry */
+    return;
+  }
   if (row->deleted || !row->enabled) {
     entry_drop(s, row->id);
     return;
@@ -677,6 +689,9 @@ static void batch_apply(sched *s, fire_batch *b) {
   for (size_t i = 0; i < b->n; i++) {
     entry *e = b->pend[i].e;
     const store_fire *f = &b->fires[i];
+    e->in_flight = false;
+    bool reload = e->reload;
+    e->reload = false;
     if (rc) {
       e->due = b->clock_now + 1000; /* try again in a second */
       (void)heap_push(s, e);
@@ -692,8 +707,11 @@ static void batch_apply(sched *s, fire_batch *b) {
       }
     } else {
       stale++;
-      reload_one(s, e->id);
+      reload = true;
     }
+    /* Last: reloading may free the record. */
+    if (reload)
+      reload_one(s, e->id);
   }
   if (rc)
     logf_(s, "could not write %zu fires: %s; retrying in a second", b->n, cf_strerror(rc));
@@ -769,6 +787,7 @@ static bool fire_due(sched *s, int64_t now) {
       (void)heap_push(s, e);
       break;
     }
+    e->in_flight = true;
     p->count = b->inst_n - p->first;
     b->fires[b->n++] = (store_fire){.schedule_id = e->id,
                                     .revision = e->revision,
