@@ -459,7 +459,7 @@ static void test_async_retry_on_time(void **state) {
   assert_string_equal(a[1].status, "succeeded");
   int64_t due = a[0].finished_at + a[0].backoff_ms;
   assert_true(a[1].started_at >= due);
-  if (a[1].started_at > due + 300)
+  if (a[1].started_at > due + 1000)
     fail_msg("the retry started %lld ms after it was due", (long long)(a[1].started_at - due));
   store_attempts_free(a, n);
 }
