@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -249,6 +250,9 @@ int cli_serve(int argc, char **argv) {
     snprintf(where, sizeof where, "[%s]:%u", host, (unsigned)api_server_port(srv));
   else
     snprintf(where, sizeof where, "%s:%u", host, (unsigned)api_server_port(srv));
+  /* Start-up work (migrations, the first admin's password hash, loading the
+   * schedules) leaves freed heap behind: give it back before idling. */
+  malloc_trim(0);
   printf("cronflow %s serving on http://%s/ (data: %s)\n", CRONFLOW_VERSION, where, db_path);
   fflush(stdout);
   int sig;
