@@ -47,6 +47,7 @@ enum stmt_id {
   ST_CLAIM_EXPIRED,
   ST_RENEW,
   ST_FINISH,
+  ST_FINISH_PLAIN,
   ST_SCHEDULE_OF,
   ST_RETRY,
   ST_RELEASE_EXEC,
@@ -117,8 +118,14 @@ static const char *const sql_text[ST_COUNT] = {
     [ST_FINISH] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, finished_at = ?6, "
                   "updated_at = ?6, lease_expires_at = NULL "
                   "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
-    /* Looked up before a finish (a RETURNING clause costs SQLite a
-     * temporary table per statement, more than this read). */
+    /* The same for an execution of no schedule, the common case: one
+     * statement. When it changes nothing, the schedule (or a lost lease)
+     * is looked up with ST_SCHEDULE_OF (a RETURNING clause would cost
+     * SQLite a temporary table on every finish). */
+    [ST_FINISH_PLAIN] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, "
+                        "finished_at = ?6, updated_at = ?6, lease_expires_at = NULL "
+                        "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' "
+                        "AND schedule_id IS NULL",
     [ST_SCHEDULE_OF] = "SELECT coalesce(schedule_id, 0) FROM executions WHERE id = ?1",
     /* Retries, releases and re-runs first record the attempt that ended
      * (ST_ATTEMPT_END, ST_ATTEMPT_FINAL), then clear attempt_started_at:
@@ -1353,6 +1360,15 @@ static cf_err fenced(conn *c, sqlite3_stmt *st) {
   return rc;
 }
 
+static void bind_finish(sqlite3_stmt *st, const lease_args *a, const char *status) {
+  sqlite3_bind_int64(st, 1, a->id);
+  sqlite3_bind_int64(st, 2, a->token);
+  sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+  sq_bind_text_or_null(st, 4, a->error);
+  sq_bind_text_or_null(st, 5, a->result);
+  sqlite3_bind_int64(st, 6, a->now);
+}
+
 /*
  * A finish is one UPDATE; for an execution of a schedule, the schedule's
  * counters and the release of a held run come with it, under a savepoint
@@ -1361,6 +1377,13 @@ static cf_err fenced(conn *c, sqlite3_stmt *st) {
  */
 static cf_err finish_fn(sqlite_store *s, conn *c, void *arg) {
   lease_args *a = arg;
+  const char *status = store_exec_status_name(a->status);
+  STMT_OR_FAIL(plain, c, ST_FINISH_PLAIN);
+  bind_finish(plain, a, status);
+  cf_err rc = sq_step_done(c, plain);
+  if (rc || sqlite3_changes(c->db) > 0)
+    return rc;
+  /* A schedule's execution, or the lease is gone. */
   STMT_OR_FAIL(of, c, ST_SCHEDULE_OF);
   sqlite3_bind_int64(of, 1, a->id);
   int step = sqlite3_step(of);
@@ -1370,22 +1393,13 @@ static cf_err finish_fn(sqlite_store *s, conn *c, void *arg) {
     return CF_E_LEASE_LOST; /* no such execution (pruned) */
   if (step != SQLITE_ROW)
     return sq_map_rc(sqlite3_extended_errcode(c->db));
-  if (schedule_id) {
-    cf_err rc = run(c, ST_SAVEPOINT);
-    if (rc)
-      return rc;
-  }
-  STMT_OR_FAIL(st, c, ST_FINISH);
-  sqlite3_bind_int64(st, 1, a->id);
-  sqlite3_bind_int64(st, 2, a->token);
-  const char *status = store_exec_status_name(a->status);
-  sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
-  sq_bind_text_or_null(st, 4, a->error);
-  sq_bind_text_or_null(st, 5, a->result);
-  sqlite3_bind_int64(st, 6, a->now);
-  cf_err rc = fenced(c, st);
   if (!schedule_id)
+    return CF_E_LEASE_LOST;
+  STMT_OR_FAIL(st, c, ST_FINISH);
+  if ((rc = run(c, ST_SAVEPOINT)) != CF_OK)
     return rc;
+  bind_finish(st, a, status);
+  rc = fenced(c, st);
   if (!rc)
     rc = sq_schedule_exec_ended(s, c, schedule_id, status, a->now);
   if (rc && !sqlite3_get_autocommit(c->db))
