@@ -1682,17 +1682,20 @@ static cf_err read_rows(sqlite_store *s, enum stmt_id id, int64_t key,
   return sq_run_read(s, &r);
 }
 
-/* Makes room for one more element in a growing array. */
-cf_err sq_grow(void **items, size_t *cap, size_t count, size_t size) {
-  if (count < *cap)
-    return CF_OK;
-  size_t n = *cap ? *cap * 2 : 8;
-  void *p = realloc(*items, n * size);
-  if (!p)
-    return CF_E_NOMEM;
-  *items = p;
-  *cap = n;
-  return CF_OK;
+/* See sqlite_int.h. */
+void *sq_append(void **items, size_t *count, size_t *cap, size_t size) {
+  if (*count == *cap) {
+    size_t n = *cap ? *cap * 2 : 8;
+    void *p = realloc(*items, n * size);
+    if (!p)
+      return NULL;
+    *items = p;
+    *cap = n;
+  }
+  void *item = (char *)*items + *count * size;
+  memset(item, 0, size);
+  (*count)++;
+  return item;
 }
 
 /* See sqlite_int.h. */
@@ -1769,9 +1772,9 @@ typedef struct attempt_rows {
 
 static cf_err attempt_row(sqlite3_stmt *st, void *ctx) {
   attempt_rows *r = ctx;
-  if (sq_grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
+  store_attempt *a = sq_append((void **)&r->items, &r->count, &r->cap, sizeof *a);
+  if (!a)
     return CF_E_NOMEM;
-  store_attempt *a = &r->items[r->count++];
   a->attempt = sqlite3_column_int(st, 0);
   a->lease_owner = sq_column_dup(st, 1);
   a->status = sq_column_dup(st, 2);
@@ -1803,9 +1806,9 @@ typedef struct step_rows {
 
 static cf_err step_row(sqlite3_stmt *st, void *ctx) {
   step_rows *r = ctx;
-  if (sq_grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
+  store_step *p = sq_append((void **)&r->items, &r->count, &r->cap, sizeof *p);
+  if (!p)
     return CF_E_NOMEM;
-  store_step *p = &r->items[r->count++];
   p->node_id = sq_column_dup(st, 0);
   p->iteration = sqlite3_column_int64(st, 1);
   p->status = sq_column_dup(st, 2);

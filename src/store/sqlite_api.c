@@ -108,11 +108,9 @@ static cf_err rows_row(sqlite3_stmt *st, void *ctx) {
       return CF_OK;
     return r->fill(st, r->single);
   }
-  if (sq_grow(&r->items, &r->cap, r->count, r->size))
+  void *item = sq_append(&r->items, &r->count, &r->cap, r->size);
+  if (!item)
     return CF_E_NOMEM;
-  void *item = (char *)r->items + r->count * r->size;
-  memset(item, 0, r->size);
-  r->count++;
   return r->fill(st, item);
 }
 

@@ -133,10 +133,9 @@ static void *blob_dup(sqlite3_stmt *st, int i, size_t *len) {
 
 static cf_err cred_row(sqlite3_stmt *st, void *ctx) {
   list_ctx *l = ctx;
-  if (sq_grow(&l->items, &l->cap, l->count, sizeof(store_cred_row)))
+  store_cred_row *r = sq_append(&l->items, &l->count, &l->cap, sizeof *r);
+  if (!r)
     return CF_E_NOMEM;
-  store_cred_row *r = &((store_cred_row *)l->items)[l->count++];
-  memset(r, 0, sizeof *r);
   r->name = sq_column_dup(st, 0);
   r->type = sq_column_dup(st, 1);
   r->fields = sq_column_dup(st, 2);
@@ -235,9 +234,9 @@ cf_err sq_email_template_delete(void *impl, int64_t org_id, const char *name) {
 
 static cf_err tpl_row(sqlite3_stmt *st, void *ctx) {
   list_ctx *l = ctx;
-  if (sq_grow(&l->items, &l->cap, l->count, sizeof(store_email_template)))
+  store_email_template *t = sq_append(&l->items, &l->count, &l->cap, sizeof *t);
+  if (!t)
     return CF_E_NOMEM;
-  store_email_template *t = &((store_email_template *)l->items)[l->count++];
   t->name = sq_column_dup(st, 0);
   t->subject = sq_column_dup(st, 1);
   t->text = sq_column_dup(st, 2);
@@ -342,10 +341,9 @@ static void mail_bind(sqlite3_stmt *st, const void *ctx) {
 
 static cf_err mail_row(sqlite3_stmt *st, void *ctx) {
   mail_ctx *m = ctx;
-  if (sq_grow((void **)&m->items, &m->cap, m->count, sizeof *m->items))
+  store_email_log *e = sq_append((void **)&m->items, &m->count, &m->cap, sizeof *e);
+  if (!e)
     return CF_E_NOMEM;
-  store_email_log *e = &m->items[m->count++];
-  memset(e, 0, sizeof *e);
   e->id = sqlite3_column_int64(st, 0);
   e->org_id = m->org_id;
   e->execution_id = sqlite3_column_int64(st, 1);

@@ -303,9 +303,9 @@ static void log_bind(sqlite3_stmt *st, const void *ctx) {
 
 static cf_err log_row(sqlite3_stmt *st, void *ctx) {
   log_rows *r = ctx;
-  if (sq_grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
+  store_log *l = sq_append((void **)&r->items, &r->count, &r->cap, sizeof *l);
+  if (!l)
     return CF_E_NOMEM;
-  store_log *l = &r->items[r->count++];
   l->id = sqlite3_column_int64(st, 0);
   l->node_id = sq_column_dup(st, 1);
   l->level = sq_column_dup(st, 2);

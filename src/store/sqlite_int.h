@@ -121,8 +121,10 @@ void sq_bind_text_or_null(sqlite3_stmt *st, int i, const char *v);
 void sq_bind_int_or_null(sqlite3_stmt *st, int i, int64_t v); /* 0 = NULL */
 char *sq_column_dup(sqlite3_stmt *st, int i);                 /* NULL for NULL */
 
-/* Makes room for one more element in a growing array. */
-cf_err sq_grow(void **items, size_t *cap, size_t count, size_t size);
+/* Appends one zeroed item of `size` bytes to a growing array (*items, with
+ * *count items in room for *cap) and returns it; NULL when out of memory
+ * (the array is left as it was). For the row functions of listings. */
+void *sq_append(void **items, size_t *count, size_t *cap, size_t size);
 
 /* Runs fn on the writer thread inside a group-commit transaction (under a
  * savepoint of its own) and waits for the durable commit. */

@@ -251,10 +251,9 @@ static void schedule_bind(sqlite3_stmt *st, const void *ctx) {
 
 static cf_err schedule_row(sqlite3_stmt *st, void *ctx) {
   schedule_rows *r = ctx;
-  if (sq_grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
+  store_schedule *sc = sq_append((void **)&r->items, &r->count, &r->cap, sizeof *sc);
+  if (!sc)
     return CF_E_NOMEM;
-  store_schedule *sc = &r->items[r->count++];
-  memset(sc, 0, sizeof *sc);
   sc->id = sqlite3_column_int64(st, 0);
   sc->org_id = sqlite3_column_int64(st, 1);
   sc->workflow_id = sqlite3_column_int64(st, 2);
@@ -369,9 +368,9 @@ static void tick_bind(sqlite3_stmt *st, const void *ctx) {
 
 static cf_err tick_row(sqlite3_stmt *st, void *ctx) {
   tick_rows *r = ctx;
-  if (sq_grow((void **)&r->items, &r->cap, r->count, sizeof *r->items))
+  store_tick *t = sq_append((void **)&r->items, &r->count, &r->cap, sizeof *t);
+  if (!t)
     return CF_E_NOMEM;
-  store_tick *t = &r->items[r->count++];
   t->id = sqlite3_column_int64(st, 0);
   t->schedule_id = sqlite3_column_int64(st, 1);
   t->scheduled_at = sqlite3_column_int64(st, 2);
