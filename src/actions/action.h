@@ -83,11 +83,14 @@ const action_def *action_find(const char *name);
 /* The registry as validator specs (static storage). */
 const flow_action_spec *actions_specs(size_t *count);
 
-/* Hands a prepared transfer to the call's HTTP client with `state` as the
- * call's state. false when the client refuses it: the call is then
- * completed with a retryable error, and the caller frees its state (which
- * must not be used by `done`). */
-bool action_transfer_start(action_call *call, CURL *easy, http_done_fn done, void *state);
+/* Starts a curl-based action's transfer, or ends the call. With `why`
+ * NULL, hands `easy` to the call's HTTP client with `state` as the call's
+ * state. Otherwise (the preparation failed; `why` may point into `state`)
+ * and when the client refuses the transfer, `release` frees the state and
+ * the call is completed with the error: not retryable for a failed
+ * preparation, retryable for a refused transfer. */
+void action_transfer_begin(action_call *call, const char *why, CURL *easy, http_done_fn done,
+                           void *state, void (*release)(void *state));
 
 /* Shared helpers for params. */
 /* A string param or NULL when absent; *bad set when present but not a string. */

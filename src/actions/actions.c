@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,11 +94,19 @@ bool action_is_template(const json_t *v) {
   return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
 }
 
-bool action_transfer_start(action_call *call, CURL *easy, http_done_fn done, void *state) {
+void action_transfer_begin(action_call *call, const char *why, CURL *easy, http_done_fn done,
+                           void *state, void (*release)(void *state)) {
+  if (why) {
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", why);
+    release(state);
+    call->complete(call, NULL, copy, false);
+    return;
+  }
   if (http_client_add(call->http, easy, done, state) != CF_OK) {
+    release(state);
     call->complete(call, NULL, "cannot start the transfer", true);
-    return false;
+    return;
   }
   call->state = state;
-  return true;
 }

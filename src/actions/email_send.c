@@ -64,7 +64,8 @@ typedef struct email_state {
   char errbuf[CURL_ERROR_SIZE];
 } email_state;
 
-static void state_free(email_state *st) {
+static void state_free(void *p) {
+  email_state *st = p;
   if (!st)
     return;
   if (st->easy)
@@ -708,15 +709,7 @@ static void start(action_call *call) {
   st->call = call;
   char why[400];
   const char *err = prepare(st, why, sizeof why);
-  if (err) {
-    char copy[400];
-    snprintf(copy, sizeof copy, "%s", err);
-    state_free(st);
-    call->complete(call, NULL, copy, false);
-    return;
-  }
-  if (!action_transfer_start(call, st->easy, on_done, st))
-    state_free(st);
+  action_transfer_begin(call, err, st->easy, on_done, st, state_free);
 }
 
 static void cancel(action_call *call) {

@@ -99,7 +99,8 @@ static void check(const json_t *params, const char *path, flow_problems *problem
     flow_problem_add(problems, path, "query: must be an object of names and values");
 }
 
-static void state_free(http_state *st) {
+static void state_free(void *p) {
+  http_state *st = p;
   if (!st)
     return;
   if (st->easy)
@@ -439,13 +440,7 @@ static void start(action_call *call) {
   }
   st->call = call;
   const char *why = prepare(st, call->params, call->idempotency_key);
-  if (why) {
-    state_free(st);
-    call->complete(call, NULL, why, false);
-    return;
-  }
-  if (!action_transfer_start(call, st->easy, on_done, st))
-    state_free(st);
+  action_transfer_begin(call, why, st->easy, on_done, st, state_free);
 }
 
 static void cancel(action_call *call) {

@@ -40,7 +40,8 @@ typedef struct slack_state {
   char errbuf[CURL_ERROR_SIZE];
 } slack_state;
 
-static void state_free(slack_state *st) {
+static void state_free(void *p) {
+  slack_state *st = p;
   if (!st)
     return;
   if (st->easy)
@@ -339,15 +340,7 @@ static void start(action_call *call) {
   st->call = call;
   char why[300];
   const char *err = prepare(st, call, why, sizeof why);
-  if (err) {
-    char copy[300];
-    snprintf(copy, sizeof copy, "%s", err);
-    state_free(st);
-    call->complete(call, NULL, copy, false);
-    return;
-  }
-  if (!action_transfer_start(call, st->easy, on_done, st))
-    state_free(st);
+  action_transfer_begin(call, err, st->easy, on_done, st, state_free);
 }
 
 static void cancel(action_call *call) {

@@ -292,14 +292,9 @@ cf_err sq_log_add_async(void *impl, int64_t execution_id, const char *node_id, c
 }
 
 typedef struct log_rows {
-  int64_t execution_id;
   store_log *items;
   size_t count, cap;
 } log_rows;
-
-static void log_bind(sqlite3_stmt *st, const void *ctx) {
-  sqlite3_bind_int64(st, 1, ((const log_rows *)ctx)->execution_id);
-}
 
 static cf_err log_row(sqlite3_stmt *st, void *ctx) {
   log_rows *r = ctx;
@@ -315,14 +310,14 @@ static cf_err log_row(sqlite3_stmt *st, void *ctx) {
 }
 
 cf_err sq_log_list(void *impl, int64_t execution_id, store_log **out, size_t *count) {
-  log_rows r = {.execution_id = execution_id};
+  log_rows r = {0};
   read_one q = {ST_LOG_LIST,
                 "SELECT id, node_id, level, message, at FROM execution_logs "
                 "WHERE execution_id = ?1 ORDER BY id",
-                log_bind,
+                NULL,
                 log_row,
                 &r,
-                0};
+                execution_id};
   cf_err rc = sq_run_read(impl, &q);
   if (rc) {
     store_logs_free(r.items, r.count);
