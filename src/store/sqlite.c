@@ -73,6 +73,11 @@ _Static_assert((int)ST_COUNT <= (int)SQ_SLOT_WORKFLOWS, "statement slots overlap
   "coalesce(timeout_ms, 0), lease_token, coalesce(schedule_id, 0), coalesce(scheduled_at, 0), "    \
   "resumes, trigger_kind, trigger_data, priority, run_at, created_at, org_id"
 
+#define FINISH_SQL                                                                                 \
+  "UPDATE executions SET status = ?3, error = ?4, result = ?5, finished_at = ?6, "                 \
+  "updated_at = ?6, lease_expires_at = NULL "                                                      \
+  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'"
+
 #define ENQUEUE_ROWS    16
 #define ENQUEUE_ROW     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #define ENQUEUE_VALUES4 ENQUEUE_ROW ", " ENQUEUE_ROW ", " ENQUEUE_ROW ", " ENQUEUE_ROW
@@ -115,17 +120,12 @@ static const char *const sql_text[ST_COUNT] = {
         "ORDER BY priority DESC, run_at, id LIMIT ?4) RETURNING " CLAIM_COLUMNS,
     /* The last attempt's record is the execution itself (lease_owner and
      * attempt_started_at stay): see ST_ATTEMPT_LIST. */
-    [ST_FINISH] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, finished_at = ?6, "
-                  "updated_at = ?6, lease_expires_at = NULL "
-                  "WHERE id = ?1 AND lease_token = ?2 AND status = 'running'",
+    [ST_FINISH] = FINISH_SQL,
     /* The same for an execution of no schedule, the common case: one
      * statement. When it changes nothing, the schedule (or a lost lease)
      * is looked up with ST_SCHEDULE_OF (a RETURNING clause would cost
      * SQLite a temporary table on every finish). */
-    [ST_FINISH_PLAIN] = "UPDATE executions SET status = ?3, error = ?4, result = ?5, "
-                        "finished_at = ?6, updated_at = ?6, lease_expires_at = NULL "
-                        "WHERE id = ?1 AND lease_token = ?2 AND status = 'running' "
-                        "AND schedule_id IS NULL",
+    [ST_FINISH_PLAIN] = FINISH_SQL " AND schedule_id IS NULL",
     [ST_SCHEDULE_OF] = "SELECT coalesce(schedule_id, 0) FROM executions WHERE id = ?1",
     /* Retries, releases and re-runs first record the attempt that ended
      * (ST_ATTEMPT_END, ST_ATTEMPT_FINAL), then clear attempt_started_at:

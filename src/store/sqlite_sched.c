@@ -1,8 +1,9 @@
 /*
  * sqlite_sched.c — the SQLite backend's schedules and tick ledger: schedule
  * definitions (create, update, enable, disable, delete as a tombstone), the
- * listings schedulers load from, and the fire transaction that turns due
- * instants into executions and ledger rows.
+ * listings schedulers load from, the fire transaction that turns due
+ * instants into executions and ledger rows, and what an execution's end
+ * does to its schedule (counters, a queue_one run released).
  *
  * Invariants: a fire is accounted for once. The fire transaction writes
  * nothing unless the schedule still exists, is enabled, has the revision
